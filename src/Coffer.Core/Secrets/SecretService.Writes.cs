@@ -17,7 +17,7 @@ public sealed partial class SecretService
         if (request.AddReplicaRegions is { Count: > 0 })
             throw ServiceException.InvalidRequest("Coffer does not support replica regions yet.");
 
-        return store.WriteAsync(tx =>
+        return WriteAsync(tx =>
         {
             var existing = tx.FindByName(ctx.Region, name);
             if (existing is not null)
@@ -47,7 +47,7 @@ public sealed partial class SecretService
             tx.InsertSecret(secret);
             if (value is not null) AddVersion(tx, secret, token!, value.Value, [StagingLabels.Current], now);
             return new CreateSecretResult { ARN = secret.Arn, Name = secret.Name, VersionId = value is null ? null : token };
-        }, ct);
+        }, r => r.ARN, ct);
     }
 
     public Task<PutSecretValueResult> PutSecretValueAsync(RequestContext ctx, PutSecretValueRequest request, CancellationToken ct)
@@ -71,7 +71,7 @@ public sealed partial class SecretService
         if (request.RotationToken is { } rt && (rt.Length is < 36 or > 256 || rt.Any(c => !(char.IsAsciiLetterOrDigit(c) || c == '-'))))
             throw Validation.SensitiveConstraint("rotationToken", "Member must satisfy regular expression pattern: ^[a-zA-Z0-9\\-]+$");
 
-        return store.WriteAsync(tx =>
+        return WriteAsync(tx =>
         {
             var secret = ResolveForWrite(tx, ctx.Region, secretId);
             var existing = secret.FindVersion(token);
@@ -98,7 +98,7 @@ public sealed partial class SecretService
             }
             var version = AddVersion(tx, secret, token, value, stages ?? [StagingLabels.Current], Now());
             return PutResult(secret, version);
-        }, ct);
+        }, r => r.ARN, ct);
     }
 
     private static PutSecretValueResult PutResult(Secret secret, SecretVersion version) =>
@@ -113,7 +113,7 @@ public sealed partial class SecretService
         Validation.Length(request.KmsKeyId, "kmsKeyId", 0, 2048);
         Validation.Length(request.Type, "type", 0, 256);
 
-        return store.WriteAsync(tx =>
+        return WriteAsync(tx =>
         {
             var secret = ResolveForWrite(tx, ctx.Region, secretId);
             if (secret.OwningService is not null)
@@ -131,7 +131,7 @@ public sealed partial class SecretService
             if (value is not null) AddVersion(tx, secret, token!, value.Value, [StagingLabels.Current], now);
             else tx.UpdateSecret(secret);
             return new SecretIdentityResult { ARN = secret.Arn, Name = secret.Name, VersionId = token };
-        }, ct);
+        }, r => r.ARN, ct);
     }
 
     public Task<SecretIdentityResult> UpdateSecretVersionStageAsync(RequestContext ctx, UpdateSecretVersionStageRequest request, CancellationToken ct)
@@ -145,7 +145,7 @@ public sealed partial class SecretService
         if (request.RemoveFromVersionId is null && request.MoveToVersionId is null)
             throw ServiceException.InvalidParameter("You must specify RemoveFromVersionId, MoveToVersionId, or both.");
 
-        return store.WriteAsync(tx =>
+        return WriteAsync(tx =>
         {
             var secret = ResolveForWrite(tx, ctx.Region, secretId);
             var holder = secret.FindByStage(stage);
@@ -191,7 +191,7 @@ public sealed partial class SecretService
                 tx.UpdateSecret(secret);
             }
             return new SecretIdentityResult { ARN = secret.Arn, Name = secret.Name };
-        }, ct);
+        }, r => r.ARN, ct);
     }
 
     public Task<DeleteSecretResult> DeleteSecretAsync(RequestContext ctx, DeleteSecretRequest request, CancellationToken ct)
@@ -206,7 +206,7 @@ public sealed partial class SecretService
         if (force && options.PurgeProtection)
             throw ServiceException.InvalidRequest("Purge protection is on: secrets can only be deleted with a recovery window.");
 
-        return store.WriteAsync(tx =>
+        return WriteAsync(tx =>
         {
             var now = Now();
             var secret = Resolve(tx, ctx.Region, secretId);
@@ -230,13 +230,13 @@ public sealed partial class SecretService
             secret.LastChangedDate = now;
             tx.UpdateSecret(secret);
             return new DeleteSecretResult { ARN = secret.Arn, Name = secret.Name, DeletionDate = secret.DeletionDate.Value };
-        }, ct);
+        }, r => r.ARN, ct);
     }
 
     public Task<SecretIdentityResult> RestoreSecretAsync(RequestContext ctx, SecretIdRequest request, CancellationToken ct)
     {
         var secretId = Validation.SecretId(request.SecretId);
-        return store.WriteAsync(tx =>
+        return WriteAsync(tx =>
         {
             var secret = Resolve(tx, ctx.Region, secretId) ?? throw ServiceException.ResourceNotFound();
             if (secret.IsScheduledForDeletion)
@@ -247,7 +247,7 @@ public sealed partial class SecretService
                 tx.UpdateSecret(secret);
             }
             return new SecretIdentityResult { ARN = secret.Arn, Name = secret.Name };
-        }, ct);
+        }, r => r.ARN, ct);
     }
 
     public async Task<int> PurgeDueSecretsAsync(CancellationToken ct)
@@ -263,6 +263,7 @@ public sealed partial class SecretService
                 tx.PurgeSecret(s.Id);
                 return 1;
             }, ct).ConfigureAwait(false);
+            Changes.Publish(candidate.Arn);
         }
         return purged;
     }

@@ -15,7 +15,8 @@ public sealed partial class SecretService(
     EnvelopeCipher cipher,
     string accountId,
     TimeProvider time,
-    SecretsOptions options)
+    SecretsOptions options,
+    SecretChangeFeed? changes = null)
 {
     private const byte StringValue = 0;
     private const byte BinaryValue = 1;
@@ -24,6 +25,20 @@ public sealed partial class SecretService(
     private readonly ConcurrentDictionary<(long, string, long), byte> _touched = new();
 
     public string AccountId { get; } = accountId;
+
+    /// <summary>Committed changes, for caches that must not serve a replaced value for long.</summary>
+    public SecretChangeFeed Changes { get; } = changes ?? new SecretChangeFeed();
+
+    /// <summary>
+    /// Runs a write and, once it is durable, publishes the secret it touched to <see cref="Changes"/>. An
+    /// idempotent replay publishes too; a spurious change only costs a cache one refetch.
+    /// </summary>
+    private async Task<T> WriteAsync<T>(Func<ISecretTransaction, T> work, Func<T, string> arnOf, CancellationToken ct)
+    {
+        var result = await store.WriteAsync(work, ct).ConfigureAwait(false);
+        Changes.Publish(arnOf(result));
+        return result;
+    }
 
     // ---- reading -------------------------------------------------------------------------------------------
 
