@@ -100,7 +100,7 @@ public static class CofferServer
             await app.StartAsync().ConfigureAwait(false);
             var url = PublicUrl(app, options);
             var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Coffer.Server");
-            log.LogInformation("Coffer {Mode} serving account {AccountId} from {DataDir}", options.Dev ? "(dev mode)" : "", data.AccountId, data.Path);
+            log.LogInformation("Coffer serving account {AccountId} from {DataDir}{Mode}", data.AccountId, data.Path, options.Dev ? " (dev mode: removed on exit)" : "");
             if (endpoint is not null && !IPAddress.IsLoopback(endpoint.Address) && options.TlsCertFile is null)
                 log.LogWarning("Serving plain HTTP on the non-loopback address {Listen} (--insecure): credentials and secrets cross the network unencrypted.", options.Listen);
             await PrintWelcomeAsync(stdout, options, data, url).ConfigureAwait(false);
