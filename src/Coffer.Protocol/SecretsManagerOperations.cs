@@ -60,7 +60,7 @@ internal static class SecretsManagerOperations
         Func<SecretService, RequestContext, TRequest, CancellationToken, Task<TResult>> call) =>
         new(SigningName + "." + action, SigningName, async (service, context, body, output, ct) =>
         {
-            var request = ProtocolJson.Read(body.Span, requestInfo);
+            var request = ProtocolJson.Read(body, requestInfo);
             var result = await call(service, context, request, ct).ConfigureAwait(false);
             ProtocolJson.Write(output, result, resultInfo);
         });
@@ -69,7 +69,7 @@ internal static class SecretsManagerOperations
     private static Operation NoOutput<TRequest>(string action, JsonTypeInfo<TRequest> requestInfo,
         Func<SecretService, RequestContext, TRequest, CancellationToken, Task> call) =>
         new(SigningName + "." + action, SigningName, (service, context, body, output, ct) =>
-            call(service, context, ProtocolJson.Read(body.Span, requestInfo), ct));
+            call(service, context, ProtocolJson.Read(body, requestInfo), ct));
 
     private static Operation NotSupportedYet(string action) =>
         new(SigningName + "." + action, SigningName, (_, _, _, _, _) => throw ProtocolErrors.NotSupportedYet(action));

@@ -58,21 +58,27 @@ internal static class ProtocolJson
         SkipValidation = true,
     };
 
+    private static readonly JsonDocumentOptions DocumentOptions = new() { AllowDuplicateProperties = false, MaxDepth = 64 };
+
     /// <summary>
     /// Reads a request body. An empty body means <c>{}</c> (spec §1.1). Anything that is not one JSON object of
     /// the request's shape is a <c>SerializationException</c> whose message names at most the member path,
     /// never a value.
     /// </summary>
-    public static T Read<T>(ReadOnlySpan<byte> body, JsonTypeInfo<T> typeInfo)
+    public static T Read<T>(ReadOnlyMemory<byte> body, JsonTypeInfo<T> typeInfo)
     {
         if (body.IsEmpty) body = EmptyObject;
+        var span = body.Span;
         // A UTF-8 byte order mark is not JSON text (RFC 8259 §8.1); refuse it rather than guess.
-        if (body.Length >= 3 && body[0] == 0xEF && body[1] == 0xBB && body[2] == 0xBF)
+        if (span.Length >= 3 && span[0] == 0xEF && span[1] == 0xBB && span[2] == 0xBF)
             throw ProtocolErrors.Serialization();
         T? value;
         try
         {
-            value = JsonSerializer.Deserialize(body, typeInfo);
+            // The typed reader skips unknown members without looking inside them; this pass refuses duplicate
+            // keys and excess depth anywhere in the document, known member or not.
+            using (JsonDocument.Parse(body, DocumentOptions)) { }
+            value = JsonSerializer.Deserialize(span, typeInfo);
         }
         catch (JsonException e)
         {
