@@ -1,0 +1,76 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Text.Json.Serialization.Metadata;
+using Coffer.Core;
+using Coffer.Core.Secrets;
+using Coffer.Protocol.Json;
+
+namespace Coffer.Protocol;
+
+/// <summary>One operation: the service it is signed for, and how to run it on a JSON body.</summary>
+internal sealed class Operation(string target, string signingName, Operation.Handler invoke)
+{
+    public delegate Task Handler(SecretService service, RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output, CancellationToken ct);
+
+    /// <summary>The X-Amz-Target value, e.g. <c>secretsmanager.GetSecretValue</c>.</summary>
+    public string Target { get; } = target;
+    /// <summary>The service name the SigV4 credential scope must carry.</summary>
+    public string SigningName { get; } = signingName;
+    public string Action => Target[(Target.IndexOf('.') + 1)..];
+    public Handler Invoke { get; } = invoke;
+}
+
+/// <summary>
+/// The one dispatch table: X-Amz-Target → operation (spec §1.1, §3). Another service speaking AWS JSON later
+/// adds its rows with its own signing name; the verifier checks the scope against the row.
+/// </summary>
+internal static class SecretsManagerOperations
+{
+    public const string SigningName = "secretsmanager";
+    private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
+
+    public static readonly FrozenDictionary<string, Operation> ByTarget = Build().ToFrozenDictionary(o => o.Target, StringComparer.Ordinal);
+
+    private static IEnumerable<Operation> Build()
+    {
+        yield return Op("CreateSecret", Json.CreateSecretRequest, Json.CreateSecretResult, (s, c, r, ct) => s.CreateSecretAsync(c, r, ct));
+        yield return Op("PutSecretValue", Json.PutSecretValueRequest, Json.PutSecretValueResult, (s, c, r, ct) => s.PutSecretValueAsync(c, r, ct));
+        yield return Op("GetSecretValue", Json.GetSecretValueRequest, Json.GetSecretValueResult, (s, c, r, ct) => s.GetSecretValueAsync(c, r, ct));
+        yield return Op("BatchGetSecretValue", Json.BatchGetSecretValueRequest, Json.BatchGetSecretValueResult, (s, c, r, ct) => s.BatchGetSecretValueAsync(c, r, ct));
+        yield return Op("DescribeSecret", Json.DescribeSecretRequest, Json.DescribeSecretResult, (s, c, r, ct) => s.DescribeSecretAsync(c, r, ct));
+        yield return Op("ListSecrets", Json.ListSecretsRequest, Json.ListSecretsResult, (s, c, r, ct) => s.ListSecretsAsync(c, r, ct));
+        yield return Op("ListSecretVersionIds", Json.ListSecretVersionIdsRequest, Json.ListSecretVersionIdsResult, (s, c, r, ct) => s.ListSecretVersionIdsAsync(c, r, ct));
+        yield return Op("UpdateSecret", Json.UpdateSecretRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.UpdateSecretAsync(c, r, ct));
+        yield return Op("UpdateSecretVersionStage", Json.UpdateSecretVersionStageRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.UpdateSecretVersionStageAsync(c, r, ct));
+        yield return Op("DeleteSecret", Json.DeleteSecretRequest, Json.DeleteSecretResult, (s, c, r, ct) => s.DeleteSecretAsync(c, r, ct));
+        yield return Op("RestoreSecret", Json.SecretIdRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.RestoreSecretAsync(c, r, ct));
+        yield return Op("GetRandomPassword", Json.GetRandomPasswordRequest, Json.GetRandomPasswordResult, (s, c, r, ct) => Task.FromResult(s.GetRandomPassword(r)));
+        yield return NoOutput("TagResource", Json.TagResourceRequest, (s, c, r, ct) => s.TagResourceAsync(c, r, ct));
+        yield return NoOutput("UntagResource", Json.UntagResourceRequest, (s, c, r, ct) => s.UntagResourceAsync(c, r, ct));
+        yield return Op("PutResourcePolicy", Json.PutResourcePolicyRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.PutResourcePolicyAsync(c, r, ct));
+        yield return Op("GetResourcePolicy", Json.SecretIdRequest, Json.GetResourcePolicyResult, (s, c, r, ct) => s.GetResourcePolicyAsync(c, r, ct));
+        yield return Op("DeleteResourcePolicy", Json.SecretIdRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.DeleteResourcePolicyAsync(c, r, ct));
+        yield return Op("ValidateResourcePolicy", Json.ValidateResourcePolicyRequest, Json.ValidateResourcePolicyResult, (s, c, r, ct) => s.ValidateResourcePolicyAsync(c, r, ct));
+        // Rotation and replication come with later issues; until then a clear AWS-shaped error (issue 2, item 4).
+        foreach (var action in (string[])["RotateSecret", "CancelRotateSecret", "ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica"])
+            yield return NotSupportedYet(action);
+    }
+
+    private static Operation Op<TRequest, TResult>(string action, JsonTypeInfo<TRequest> requestInfo, JsonTypeInfo<TResult> resultInfo,
+        Func<SecretService, RequestContext, TRequest, CancellationToken, Task<TResult>> call) =>
+        new(SigningName + "." + action, SigningName, async (service, context, body, output, ct) =>
+        {
+            var request = ProtocolJson.Read(body, requestInfo);
+            var result = await call(service, context, request, ct).ConfigureAwait(false);
+            ProtocolJson.Write(output, result, resultInfo);
+        });
+
+    /// <summary>Operations without modelled output answer 200 with an empty body (spec §1.2).</summary>
+    private static Operation NoOutput<TRequest>(string action, JsonTypeInfo<TRequest> requestInfo,
+        Func<SecretService, RequestContext, TRequest, CancellationToken, Task> call) =>
+        new(SigningName + "." + action, SigningName, (service, context, body, output, ct) =>
+            call(service, context, ProtocolJson.Read(body, requestInfo), ct));
+
+    private static Operation NotSupportedYet(string action) =>
+        new(SigningName + "." + action, SigningName, (_, _, _, _, _) => throw ProtocolErrors.NotSupportedYet(action));
+}
