@@ -259,6 +259,11 @@ public abstract class SecretStoreContract : IAsyncLifetime
         secret.OwningService = null;
         await Secrets.WriteAsync(tx => { tx.UpdateSecret(secret); return 0; }, None);
         AssertSameSecret(secret, (await Secrets.FindByArnAsync(secret.Arn, None))!);
+        Assert.NotNull((await Secrets.FindByArnAsync(secret.Arn, None))!.Tags); // emptied, not never-tagged
+
+        secret.Tags = null;
+        await Secrets.WriteAsync(tx => { tx.UpdateSecret(secret); return 0; }, None);
+        Assert.Null((await Secrets.FindByArnAsync(secret.Arn, None))!.Tags);
     }
 
     [Fact]
@@ -267,13 +272,13 @@ public abstract class SecretStoreContract : IAsyncLifetime
         var (secret, _) = await CreateAsync("copies", Blob());
         var first = (await Secrets.FindByArnAsync(secret.Arn, None))!;
         first.Description = "changed locally";
-        first.Tags.Add(new Tag("k", "v"));
+        first.Tags = [new Tag("k", "v")];
         first.Versions[0].Stages.Clear();
         first.Versions.Clear();
 
         var again = (await Secrets.FindByArnAsync(secret.Arn, None))!;
         Assert.Null(again.Description);
-        Assert.Empty(again.Tags);
+        Assert.Null(again.Tags);
         Assert.Equal(["AWSCURRENT"], Assert.Single(again.Versions).Stages);
     }
 
@@ -514,7 +519,7 @@ public abstract class SecretStoreContract : IAsyncLifetime
         }
 
         using var stop = new CancellationTokenSource();
-        var readers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
         {
             var reads = 0;
             while (!stop.IsCancellationRequested || reads == 0)
@@ -522,6 +527,7 @@ public abstract class SecretStoreContract : IAsyncLifetime
                 var s = (await Secrets.FindByArnAsync(secret.Arn, None))!;
                 Assert.Single(s.Versions, v => v.Stages.Contains("AWSCURRENT"));
                 reads++;
+                await Task.Yield(); // reads may complete synchronously; leave the pool to the writer's callers too
             }
             return reads;
         })).ToList();

@@ -48,6 +48,16 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task Database_files_are_readable_by_their_owner_only()
+    {
+        await CreateAsync("mode-check", Blob());
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(DatabasePath));
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(DatabasePath + "-wal"));
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(DatabasePath + "-shm"));
+    }
+
+    [Fact]
     public async Task Migrations_are_recorded_and_not_applied_twice()
     {
         Assert.Equal((long)SqliteMigrations.LatestVersion, await Store.ExecuteOnReaderAsync("SELECT max(version) FROM schema_version"));

@@ -13,12 +13,20 @@ internal sealed partial class SqliteJsonContext : JsonSerializerContext;
 
 internal static class SqliteJson
 {
-    /// <summary>Empty tag lists are stored as NULL so that the common case costs no parsing.</summary>
-    public static object Tags(List<Tag> tags) =>
-        tags.Count == 0 ? DBNull.Value : JsonSerializer.Serialize(tags, SqliteJsonContext.Default.ListTag);
+    /// <summary>Null (never tagged) and empty (all tags removed) are different answers in DescribeSecret, so both are kept.</summary>
+    public static object Tags(List<Tag>? tags) => tags switch
+    {
+        null => DBNull.Value,
+        [] => "[]",
+        _ => JsonSerializer.Serialize(tags, SqliteJsonContext.Default.ListTag),
+    };
 
-    public static List<Tag> Tags(string? json) =>
-        json is null ? [] : JsonSerializer.Deserialize(json, SqliteJsonContext.Default.ListTag) ?? [];
+    public static List<Tag>? Tags(string? json) => json switch
+    {
+        null => null,
+        "[]" => [],
+        _ => JsonSerializer.Deserialize(json, SqliteJsonContext.Default.ListTag) ?? [],
+    };
 
     public static string Stages(List<string> stages) => stages.Count switch
     {

@@ -33,6 +33,7 @@ public sealed class SqliteStore : ISecretStore, IAccountStore, IAsyncDisposable,
     {
         var fullPath = Path.GetFullPath(databasePath);
         Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+        CreateOwnerOnly(fullPath);
         var session = SqliteSession.Open(fullPath, writer: true);
         try
         {
@@ -43,6 +44,28 @@ public sealed class SqliteStore : ISecretStore, IAccountStore, IAsyncDisposable,
         {
             session.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates an empty database file readable by its owner only. The file holds ciphertext only, but names, tags
+    /// and policies are nobody else's business; SQLite gives the -wal and -shm files the same mode.
+    /// </summary>
+    private static void CreateOwnerOnly(string path)
+    {
+        if (File.Exists(path)) return;
+        try
+        {
+            using var _ = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Someone else created it first; SQLite opens what is there.
         }
     }
 
