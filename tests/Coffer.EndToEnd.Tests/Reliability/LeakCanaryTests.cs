@@ -17,9 +17,8 @@ public sealed class LeakCanaryTests(ITestOutputHelper output)
     public async Task Planted_values_never_appear_outside_legitimate_reads()
     {
         var options = new CofferServerOptions { Name = "canary" };
-        // Worst case: everything the host logs (a Coffer option for this would be added here as well).
-        options.Environment["Logging__LogLevel__Default"] = "Trace";
-        options.Environment["Logging__Console__LogToStandardErrorThreshold"] = "Trace";
+        // Worst case: the most verbose log level (4d S1).
+        options.ExtraArguments.AddRange(["--log-level", "Trace"]);
         await using var server = await CofferProcess.StartAsync(options);
         var journal = new ResponseJournal();
         using var client = server.CreateClient(journal);
