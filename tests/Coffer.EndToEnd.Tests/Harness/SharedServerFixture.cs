@@ -50,6 +50,7 @@ public sealed class SharedServerFixture : IAsyncLifetime
         var text = new StringBuilder();
         var secrets = await Client.ListAllAsync("ListSecrets",
             SecretsClient.Obj(("IncludePlannedDeletion", true), ("MaxResults", 100)), "SecretList");
+        Assert.True(secrets.Count >= 2, $"ListSecrets shows {secrets.Count} secrets; the fixture created 2");
         foreach (string arn in secrets.Select(s => s["ARN"]!.GetValue<string>()).Order(StringComparer.Ordinal))
         {
             var describe = (await Client.CallAsync("DescribeSecret", SecretsClient.Obj(("SecretId", arn)))).EnsureSuccess();

@@ -175,7 +175,21 @@ public sealed class LeakCanaryTests(ITestOutputHelper output)
         var scanner = new CanaryScanner(canaries);
         output.WriteLine($"{canaries.Count} canaries, {scanner.NeedleCount} needles");
         var findings = new List<CanaryFinding>();
+        var liveFiles = Directory.EnumerateFiles(server.DataDirectory, "*", SearchOption.AllDirectories).Select(Path.GetFileName).ToList();
+        output.WriteLine("live data files: " + string.Join(", ", liveFiles));
+        Assert.Contains(liveFiles, f => f!.EndsWith("-wal", StringComparison.Ordinal));
         findings.AddRange(scanner.ScanDirectory(server.DataDirectory, "data (live)"));
+
+        // Positive control on real server output: the bodies left out of the scan (legitimate reads) do hold every
+        // planted canary, so the needles match what this server actually writes.
+        var legitimate = journal.Responses.Where(ResponseJournal.BodyMayHoldValue).ToList();
+        foreach (var (_, canary, _) in planted)
+        {
+            var control = new CanaryScanner([canary]);
+            Assert.True(legitimate.Any(r => control.Scan("control", r.Body, 1).Count > 0),
+                $"positive control: the {canary.Shape} canary is not found in any GetSecretValue/BatchGetSecretValue body");
+        }
+
         int bodies = 0;
         foreach (var (r, i) in journal.Responses.Select((r, i) => (r, i)))
         {
