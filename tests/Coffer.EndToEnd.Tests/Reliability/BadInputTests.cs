@@ -211,6 +211,131 @@ public sealed class BadInputTests(SharedServerFixture fixture, ITestOutputHelper
     }
 
     [Theory]
+    [InlineData("no SignedHeaders")]
+    [InlineData("no Signature")]
+    [InlineData("no Credential")]
+    [InlineData("AWS4-HMAC-SHA1")]
+    [InlineData("x-amz-target not signed")]
+    public async Task Malformed_Authorization_is_IncompleteSignatureException(string fault)
+    {
+        string before = await fixture.StateDigestAsync();
+        var body = Utf8(PutBody("incomplete"));
+        var request = Client.BuildSigned("secretsmanager.PutSecretValue", body);
+        string auth = request.Headers.GetValues("Authorization").Single();
+        if (fault == "x-amz-target not signed")
+        {
+            // Signed without X-Amz-Target, which is then added: the signature is valid for what it covers.
+            request = Client.BuildSigned(null, body);
+            request.Headers.TryAddWithoutValidation("X-Amz-Target", "secretsmanager.PutSecretValue");
+            auth = request.Headers.GetValues("Authorization").Single();
+        }
+        else
+        {
+            auth = fault switch
+            {
+                "no SignedHeaders" => System.Text.RegularExpressions.Regex.Replace(auth, @"SignedHeaders=[^,]*, ", ""),
+                "no Signature" => System.Text.RegularExpressions.Regex.Replace(auth, @", Signature=[0-9a-f]*", ""),
+                "no Credential" => System.Text.RegularExpressions.Regex.Replace(auth, @"Credential=[^,]*, ", ""),
+                _ => auth.Replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1", StringComparison.Ordinal),
+            };
+        }
+
+        request.Headers.Remove("Authorization");
+        request.Headers.TryAddWithoutValidation("Authorization", auth);
+        var response = await Client.SendAsync(request, "PutSecretValue");
+        output.WriteLine($"{fault} → {response.Status} {response.ErrorType}: {response.Message}");
+        AssertAwsError(response, "IncompleteSignatureException", 400, 403);
+        Assert.Equal(before, await fixture.StateDigestAsync());
+    }
+
+    [Theory]
+    [InlineData("s3", "aws4_request")]
+    [InlineData("secretsmanager", "aws5_request")]
+    public async Task Wrong_credential_scope_is_InvalidSignatureException(string service, string terminator)
+    {
+        string before = await fixture.StateDigestAsync();
+        var signer = new SigV4Signer(fixture.Server.AccessKeyId, fixture.Server.SecretAccessKey, fixture.Server.Region, service);
+        var request = Client.BuildSigned("secretsmanager.PutSecretValue", Utf8(PutBody("scope")), signer: signer);
+        if (terminator != "aws4_request")
+        {
+            string auth = request.Headers.GetValues("Authorization").Single().Replace("/aws4_request", "/" + terminator, StringComparison.Ordinal);
+            request.Headers.Remove("Authorization");
+            request.Headers.TryAddWithoutValidation("Authorization", auth);
+        }
+
+        var response = await Client.SendAsync(request, "PutSecretValue");
+        output.WriteLine($"{service}/{terminator} → {response.Status} {response.ErrorType}: {response.Message}");
+        AssertAwsError(response, ["InvalidSignatureException", "IncompleteSignatureException"], 400, 403);
+        Assert.Equal(before, await fixture.StateDigestAsync());
+    }
+
+    [Theory]
+    [InlineData("2025-01-01T12:00:00Z")]
+    [InlineData("garbage")]
+    [InlineData(null)]
+    public async Task Malformed_or_missing_X_Amz_Date_is_rejected(string? date)
+    {
+        string before = await fixture.StateDigestAsync();
+        var request = Client.BuildSigned("secretsmanager.PutSecretValue", Utf8(PutBody("date")));
+        request.Headers.Remove("X-Amz-Date");
+        if (date is null)
+        {
+            request.Headers.Date = DateTimeOffset.UtcNow; // only a Date header
+        }
+        else
+        {
+            request.Headers.TryAddWithoutValidation("X-Amz-Date", date);
+        }
+
+        var response = await Client.SendAsync(request, "PutSecretValue");
+        output.WriteLine($"X-Amz-Date {date ?? "(only Date)"} → {response.Status} {response.ErrorType}: {response.Message}");
+        Assert.InRange(response.Status, 400, 403);
+        AssertAwsShaped(response);
+        Assert.Equal(before, await fixture.StateDigestAsync());
+    }
+
+    [Fact]
+    public async Task Replaying_a_signed_PutSecretValue_inside_the_window_creates_nothing_new()
+    {
+        string token = Guid.NewGuid().ToString();
+        var body = Utf8($"{{\"SecretId\":\"{SharedServerFixture.Beta}\",\"ClientRequestToken\":\"{token}\",\"SecretString\":\"replayed\"}}");
+        var time = DateTimeOffset.UtcNow;
+        var first = await Client.SendAsync(Client.BuildSigned("secretsmanager.PutSecretValue", body, time), "PutSecretValue");
+        Assert.True(first.IsSuccess, first.Describe());
+        string afterFirst = await fixture.StateDigestAsync();
+        // The identical bytes again: same X-Amz-Date, same signature.
+        var second = await Client.SendAsync(Client.BuildSigned("secretsmanager.PutSecretValue", body, time), "PutSecretValue");
+        Assert.True(second.IsSuccess, second.Describe());
+        Assert.Equal(token, first.Str("VersionId"));
+        Assert.Equal(token, second.Str("VersionId"));
+        Assert.Equal(afterFirst, await fixture.StateDigestAsync());
+    }
+
+    [Theory]
+    [InlineData(31, false)]
+    [InlineData(32, true)]
+    [InlineData(64, true)]
+    [InlineData(65, false)]
+    public async Task ClientRequestToken_length_boundaries(int length, bool accepted)
+    {
+        string before = await fixture.StateDigestAsync();
+        string token = string.Concat(Enumerable.Repeat(Guid.NewGuid().ToString("N"), 3))[..length];
+        var response = await Client.CallAsync("PutSecretValue", SecretsClient.Obj(
+            ("SecretId", SharedServerFixture.Beta), ("ClientRequestToken", token), ("SecretString", "boundary")));
+        output.WriteLine($"token of {length} → {response.Describe()}");
+        if (accepted)
+        {
+            Assert.True(response.IsSuccess, response.Describe());
+            Assert.Equal(token, response.Str("VersionId"));
+        }
+        else
+        {
+            AssertAwsError(response, ["ValidationException", "InvalidParameterException"], 400);
+            Assert.Equal(before, await fixture.StateDigestAsync());
+        }
+    }
+
+    [Theory]
     [InlineData(-299)]
     [InlineData(299)]
     public async Task Clock_skew_inside_five_minutes_is_accepted(int seconds)
