@@ -62,6 +62,12 @@ if ! dotnet build Coffer.sln -c Release -nologo -v minimal; then
   finish
 fi
 
+# The ./coffer wrapper builds its own copy on first use; do that now, outside any test's time limit.
+if [[ -x ./coffer ]] && { wants python || wants js; }; then
+  echo "warming up ./coffer (builds on first use)"
+  ./coffer --help >/dev/null 2>&1 || true
+fi
+
 # --- .NET -----------------------------------------------------------------------------------------------------
 if wants dotnet; then
   section ".NET tests (dotnet test)"

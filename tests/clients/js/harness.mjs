@@ -10,7 +10,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const LOG_DIR = path.join(REPO_ROOT, ".artifacts", "test-logs");
-const READY_TIMEOUT_MS = 60_000;
+const READY_TIMEOUT_MS = Number(process.env.COFFER_READY_TIMEOUT ?? 60) * 1000;
 const STOP_TIMEOUT_MS = 10_000;
 
 export const DEV_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };

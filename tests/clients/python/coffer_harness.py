@@ -46,7 +46,7 @@ DEV_SECRET_ACCESS_KEY = "test"
 DEFAULT_REGION = "us-east-1"
 
 # The first run of the wrapper may still have to build; afterwards start-up takes a second or two.
-READY_TIMEOUT_SECONDS = 60.0
+READY_TIMEOUT_SECONDS = float(os.environ.get("COFFER_READY_TIMEOUT", "60"))
 STOP_TIMEOUT_SECONDS = 10.0
 
 

@@ -46,7 +46,7 @@ class Signatures(ServerTestCase):
         status, _, body = self.server.signed_request("secretsmanager.ListSecrets", {}, sign=False)
         self.assertIn(status, (400, 403))
         self.assertIn(body.get("__type"), {"MissingAuthenticationTokenException", "IncompleteSignature",
-                                           "MissingAuthenticationToken"}, body)
+                                           "IncompleteSignatureException", "MissingAuthenticationToken"}, body)
 
     def test_tampered_body(self):
         """The payload hash is part of the signature: changing the body after signing fails."""
