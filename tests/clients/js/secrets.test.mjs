@@ -303,11 +303,19 @@ describe("authentication", () => {
   });
 
   test("a clock 10 minutes fast is corrected from the server's Date header", async () => {
+    // The SDK learns the server's time from the Date header of the refused call and fixes its offset. Whether it
+    // also retries that call depends on the SDK version (this one retries only when the corrected offset itself
+    // is over 4 minutes, i.e. when the machine's real clock is off), so the first call may fail; the next works.
     const skewed = server.client({ systemClockOffset: 10 * 60 * 1000, maxAttempts: 3 });
-    const out = await skewed.send(new ListSecretsCommand({ MaxResults: 1 }));
-    assert.ok(Array.isArray(out.SecretList));
+    try {
+      await skewed.send(new ListSecretsCommand({ MaxResults: 1 }));
+    } catch (e) {
+      assert.ok(["RequestExpired", "InvalidSignatureException"].includes(e.name), `${e.name}: ${e.message}`);
+    }
     assert.ok(Math.abs(skewed.config.systemClockOffset) < 60_000,
       `offset after correction: ${skewed.config.systemClockOffset} ms`);
+    const out = await skewed.send(new ListSecretsCommand({ MaxResults: 1 }));
+    assert.ok(Array.isArray(out.SecretList));
     skewed.destroy();
   });
 

@@ -5,6 +5,7 @@ Spec: §1.6 (identifiers), §2.3 (labels), §2.4/§2.5 (versions, ClientRequestT
 §3.22 UpdateSecretVersionStage. Exact messages come from the recorded AWS responses where they exist.
 """
 
+import json
 import re
 import uuid
 from datetime import timezone
@@ -166,7 +167,9 @@ class NotFound(ServerTestCase):
             (self.sm.tag_resource, {"Tags": [{"Key": "k", "Value": "v"}]}),
             (self.sm.untag_resource, {"TagKeys": ["k"]}),
             (self.sm.get_resource_policy, {}),
-            (self.sm.put_resource_policy, {"ResourcePolicy": '{"Version":"2012-10-17","Statement":[]}'}),
+            (self.sm.put_resource_policy, {"ResourcePolicy": json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})}),
             (self.sm.delete_resource_policy, {}),
             (self.sm.update_secret_version_stage, {"VersionStage": "X", "MoveToVersionId": token()}),
         ]
@@ -326,7 +329,7 @@ class Labels(ServerTestCase):
         all_stages = self.stages(arn, include_deprecated=True)
         for label in ("AWSCURRENT", "AWSPREVIOUS"):
             self.assertEqual(1, sum(label in s for s in all_stages.values()), f"{label}: {all_stages}")
-        self.assertEqual("5", self.sm.get_secret_value(SecretId=arn)["SecretString"])
+        self.assertEqual("u5", self.sm.get_secret_value(SecretId=arn)["SecretString"])
 
 
 class Idempotency(ServerTestCase):
