@@ -231,7 +231,7 @@ class BatchGet(ServerTestCase):
         self.assertEqual(b"\x00\xff", by_name[f"{self.P}/bin"]["SecretBinary"])
 
     def test_missing_and_deleted_secrets_become_errors(self):
-        doomed = self.sm.create_secret(Name=f"{self.P}-doomed-{uuid.uuid4().hex[:6]}", SecretString="x")
+        doomed = self.sm.create_secret(Name=f"{self.P}-doomed-{uuid.uuid4().hex[:8]}", SecretString="x")
         self.sm.delete_secret(SecretId=doomed["ARN"], RecoveryWindowInDays=7)
         missing = f"{self.P}/missing"
         resp = self.sm.batch_get_secret_value(SecretIdList=[f"{self.P}/s2", missing, doomed["ARN"]])
