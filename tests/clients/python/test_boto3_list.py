@@ -104,6 +104,11 @@ class Filters(ServerTestCase):
         self.assertEqual(set(), self.names(("all", "ecret")))
         self.assertEqual(self.ALL - {"alpha"}, self.names(("all", "!blue")))
 
+    def test_primary_region(self):
+        self.assertEqual(self.ALL, self.names(("primary-region", "us-east-1")))
+        self.assertEqual(self.ALL, self.names(("primary-region", "us-east")))
+        self.assertEqual(set(), self.names(("primary-region", "eu-west-1")))
+
     def test_entries_carry_metadata_not_values(self):
         result = self.sm.list_secrets(Filters=[{"Key": "name", "Values": [self.P + "/alpha"]}])
         [entry] = result["SecretList"]
