@@ -14,7 +14,8 @@ public sealed class Secret
     public string? Description { get; set; }
     public string? KmsKeyId { get; set; }
     public string? Type { get; set; }
-    public List<Tag> Tags { get; set; } = [];
+    /// <summary>Null until the secret was first tagged; DescribeSecret then shows [] after all tags are removed (observed).</summary>
+    public List<Tag>? Tags { get; set; }
     public string? ResourcePolicy { get; set; }
     public DateTimeOffset CreatedDate { get; init; }
     public DateTimeOffset LastChangedDate { get; set; }
@@ -43,7 +44,7 @@ public sealed class Secret
     public Secret Clone()
     {
         var copy = (Secret)MemberwiseClone();
-        copy.Tags = [.. Tags];
+        copy.Tags = Tags is null ? null : [.. Tags];
         copy.Versions = Versions.ConvertAll(v => v.Clone());
         return copy;
     }

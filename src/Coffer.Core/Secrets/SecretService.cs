@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
 using Coffer.Crypto;
 
 namespace Coffer.Core.Secrets;
@@ -14,34 +17,367 @@ public sealed partial class SecretService(
     TimeProvider time,
     SecretsOptions options)
 {
-    private readonly ISecretStore _store = store;
-    private readonly EnvelopeCipher _cipher = cipher;
-    private readonly TimeProvider _time = time;
-    private readonly SecretsOptions _options = options;
+    private const byte StringValue = 0;
+    private const byte BinaryValue = 1;
+    private const string DefaultKmsKeyName = "DefaultEncryptionKey";
+
+    private readonly ConcurrentDictionary<(long, string, long), byte> _touched = new();
 
     public string AccountId { get; } = accountId;
 
-    public Task<CreateSecretResult> CreateSecretAsync(RequestContext ctx, CreateSecretRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<PutSecretValueResult> PutSecretValueAsync(RequestContext ctx, PutSecretValueRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<GetSecretValueResult> GetSecretValueAsync(RequestContext ctx, GetSecretValueRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<BatchGetSecretValueResult> BatchGetSecretValueAsync(RequestContext ctx, BatchGetSecretValueRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<DescribeSecretResult> DescribeSecretAsync(RequestContext ctx, DescribeSecretRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<ListSecretsResult> ListSecretsAsync(RequestContext ctx, ListSecretsRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<ListSecretVersionIdsResult> ListSecretVersionIdsAsync(RequestContext ctx, ListSecretVersionIdsRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<SecretIdentityResult> UpdateSecretAsync(RequestContext ctx, UpdateSecretRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<SecretIdentityResult> UpdateSecretVersionStageAsync(RequestContext ctx, UpdateSecretVersionStageRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<DeleteSecretResult> DeleteSecretAsync(RequestContext ctx, DeleteSecretRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<SecretIdentityResult> RestoreSecretAsync(RequestContext ctx, SecretIdRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public GetRandomPasswordResult GetRandomPassword(GetRandomPasswordRequest request) => throw new NotImplementedException();
-    public Task TagResourceAsync(RequestContext ctx, TagResourceRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task UntagResourceAsync(RequestContext ctx, UntagResourceRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<SecretIdentityResult> PutResourcePolicyAsync(RequestContext ctx, PutResourcePolicyRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<GetResourcePolicyResult> GetResourcePolicyAsync(RequestContext ctx, SecretIdRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<SecretIdentityResult> DeleteResourcePolicyAsync(RequestContext ctx, SecretIdRequest request, CancellationToken ct) => throw new NotImplementedException();
-    public Task<ValidateResourcePolicyResult> ValidateResourcePolicyAsync(RequestContext ctx, ValidateResourcePolicyRequest request, CancellationToken ct) => throw new NotImplementedException();
+    // ---- reading -------------------------------------------------------------------------------------------
 
-    /// <summary>Purges secrets whose recovery window has ended; returns how many were purged. Run by the server's sweeper.</summary>
-    public Task<int> PurgeDueSecretsAsync(CancellationToken ct) => throw new NotImplementedException();
+    public async Task<GetSecretValueResult> GetSecretValueAsync(RequestContext ctx, GetSecretValueRequest request, CancellationToken ct)
+    {
+        var secretId = Validation.SecretId(request.SecretId);
+        Validation.OptionalVersionId(request.VersionId, "versionId");
+        Validation.Stage(request.VersionStage, "versionStage");
+        var secret = await ResolveAsync(ctx.Region, secretId, ct).ConfigureAwait(false) ?? throw ServiceException.ResourceNotFound();
+        return await ReadValueAsync(secret, request.VersionId, request.VersionStage, ct).ConfigureAwait(false);
+    }
 
-    private void Unused() { _ = (_store, _cipher, _time, _options); }
+    private async Task<GetSecretValueResult> ReadValueAsync(Secret secret, string? versionId, string? stage, CancellationToken ct)
+    {
+        if (secret.IsScheduledForDeletion) throw ServiceException.InvalidRequest(ServiceException.MarkedForDeletion);
+        SecretVersion? version;
+        if (versionId is not null)
+        {
+            version = secret.FindVersion(versionId);
+            if (version is null || !version.HasValue)
+                throw ServiceException.ResourceNotFound($"Secrets Manager can't find the specified secret value for VersionId: {versionId}");
+            if (stage is not null && !version.Stages.Contains(stage))
+                throw ServiceException.InvalidRequest("You provided a VersionStage that is not associated to the provided VersionId.");
+        }
+        else
+        {
+            stage ??= StagingLabels.Current;
+            version = secret.FindByStage(stage);
+            if (version is null || !version.HasValue)
+                throw ServiceException.ResourceNotFound($"Secrets Manager can't find the specified secret value for staging label: {stage}");
+        }
+        var blob = await store.ReadBlobAsync(secret.Id, version.VersionId, ct).ConfigureAwait(false)
+            ?? throw ServiceException.ResourceNotFound($"Secrets Manager can't find the specified secret value for VersionId: {version.VersionId}");
+        var result = Open(secret, version, blob);
+        Touch(secret, version);
+        return result;
+    }
+
+    private GetSecretValueResult Open(Secret secret, SecretVersion version, byte[] blob)
+    {
+        byte[] plain;
+        try { plain = cipher.Open(blob, Aad(secret.Arn, version.VersionId)); }
+        catch (EnvelopeException) { throw ServiceException.DecryptionFailure(); }
+        try
+        {
+            if (plain.Length == 0) throw ServiceException.DecryptionFailure();
+            return new GetSecretValueResult
+            {
+                ARN = secret.Arn,
+                Name = secret.Name,
+                VersionId = version.VersionId,
+                SecretString = plain[0] == StringValue ? Encoding.UTF8.GetString(plain, 1, plain.Length - 1) : null,
+                SecretBinary = plain[0] == BinaryValue ? plain[1..] : null,
+                VersionStages = [.. version.Stages],
+                CreatedDate = version.CreatedDate,
+            };
+        }
+        finally { CryptographicOperations.ZeroMemory(plain); }
+    }
+
+    /// <summary>
+    /// LastAccessedDate has day resolution, so at most one write per version per day. It is written in the
+    /// background: a read never waits for it, and a failure to record it never fails a read.
+    /// </summary>
+    private void Touch(Secret secret, SecretVersion version)
+    {
+        var today = Today();
+        if (version.LastAccessedDate == today && secret.LastAccessedDate == today) return;
+        if (!_touched.TryAdd((secret.Id, version.VersionId, today.ToUnixTimeSeconds()), 0)) return;
+        if (_touched.Count > 100_000) _touched.Clear();
+        var id = secret.Id;
+        var versionId = version.VersionId;
+        _ = store.WriteAsync(tx =>
+        {
+            var s = tx.FindByArn(secret.Arn);
+            if (s is null || s.Id != id) return 0;
+            var v = s.FindVersion(versionId);
+            if (v is not null && v.LastAccessedDate != today)
+            {
+                v.LastAccessedDate = today;
+                tx.UpsertVersion(s.Id, v, null);
+            }
+            if (s.LastAccessedDate != today)
+            {
+                s.LastAccessedDate = today;
+                tx.UpdateSecret(s);
+            }
+            return 0;
+        }, CancellationToken.None).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+    }
+
+    public async Task<BatchGetSecretValueResult> BatchGetSecretValueAsync(RequestContext ctx, BatchGetSecretValueRequest request, CancellationToken ct)
+    {
+        var hasIds = request.SecretIdList is not null;
+        var hasFilters = request.Filters is not null;
+        if (hasIds == hasFilters)
+            throw ServiceException.InvalidParameter("Either SecretIdList or Filters must be provided, but not both.");
+        if (request.MaxResults is not null && !hasFilters)
+            throw ServiceException.InvalidParameter("MaxResults can be used only together with Filters.");
+        var values = new List<GetSecretValueResult>();
+        var errors = new List<ApiError>();
+        string? next = null;
+        if (hasIds)
+        {
+            var ids = request.SecretIdList!;
+            if (ids.Count is < 1 or > 20)
+                throw Validation.Constraint(null, "secretIdList", ids.Count < 1
+                    ? "Member must have length greater than or equal to 1" : "Member must have length less than or equal to 20");
+            foreach (var id in ids) Validation.SecretId(id);
+            foreach (var id in ids)
+            {
+                try
+                {
+                    var secret = await ResolveAsync(ctx.Region, id, ct).ConfigureAwait(false) ?? throw ServiceException.ResourceNotFound();
+                    values.Add(await ReadValueAsync(secret, null, null, ct).ConfigureAwait(false));
+                }
+                catch (ServiceException e) { errors.Add(new ApiError(id, e.Code, e.Message)); }
+            }
+        }
+        else
+        {
+            SecretFilters.Validate(request.Filters);
+            var max = request.MaxResults ?? 20;
+            if (max is < 1 or > 20)
+                throw Validation.Constraint(max.ToString(System.Globalization.CultureInfo.InvariantCulture), "maxResults",
+                    max < 1 ? "Member must have value greater than or equal to 1" : "Member must have value less than or equal to 20");
+            var offset = PageToken.Read(request.NextToken, "batch");
+            var all = (await store.ListAsync(ctx.Region, ct).ConfigureAwait(false))
+                .Where(s => !s.IsScheduledForDeletion && SecretFilters.Matches(s, request.Filters)).ToList();
+            foreach (var secret in all.Skip(offset).Take(max))
+            {
+                try { values.Add(await ReadValueAsync(secret, null, null, ct).ConfigureAwait(false)); }
+                catch (ServiceException e) { errors.Add(new ApiError(secret.Name, e.Code, e.Message)); }
+            }
+            if (offset + max < all.Count) next = PageToken.Create("batch", offset + max);
+        }
+        return new BatchGetSecretValueResult { SecretValues = values, Errors = errors, NextToken = next };
+    }
+
+    public async Task<DescribeSecretResult> DescribeSecretAsync(RequestContext ctx, DescribeSecretRequest request, CancellationToken ct)
+    {
+        var secret = await ResolveAsync(ctx.Region, Validation.SecretId(request.SecretId), ct).ConfigureAwait(false)
+            ?? throw ServiceException.ResourceNotFound();
+        return Describe(secret, forList: false);
+    }
+
+    private static DescribeSecretResult Describe(Secret s, bool forList)
+    {
+        Dictionary<string, List<string>>? stages = null;
+        foreach (var v in s.Versions)
+        {
+            if (v.Stages.Count == 0) continue;
+            stages ??= new Dictionary<string, List<string>>(StringComparer.Ordinal);
+            stages[v.VersionId] = [.. v.Stages];
+        }
+        return new DescribeSecretResult
+        {
+            ARN = s.Arn,
+            Name = s.Name,
+            Type = s.Type,
+            Description = s.Description,
+            KmsKeyId = s.KmsKeyId,
+            RotationEnabled = s.RotationEnabled,
+            RotationLambdaARN = s.RotationLambdaArn,
+            RotationRules = s.RotationRules,
+            LastRotatedDate = s.LastRotatedDate,
+            LastChangedDate = s.LastChangedDate,
+            LastAccessedDate = s.LastAccessedDate,
+            DeletedDate = s.DeletedDate,
+            NextRotationDate = s.NextRotationDate,
+            Tags = s.Tags is null ? null : [.. s.Tags],
+            VersionIdsToStages = forList ? null : stages,
+            SecretVersionsToStages = forList ? stages : null,
+            OwningService = s.OwningService,
+            CreatedDate = s.CreatedDate,
+            PrimaryRegion = s.PrimaryRegion,
+        };
+    }
+
+    public async Task<ListSecretsResult> ListSecretsAsync(RequestContext ctx, ListSecretsRequest request, CancellationToken ct)
+    {
+        SecretFilters.Validate(request.Filters);
+        var max = request.MaxResults ?? 100;
+        if (max is < 1 or > 100)
+            throw Validation.Constraint(max.ToString(System.Globalization.CultureInfo.InvariantCulture), "maxResults",
+                max < 1 ? "Member must have value greater than or equal to 1" : "Member must have value less than or equal to 100");
+        if (request.SortOrder is not (null or "asc" or "desc"))
+            throw Validation.Constraint(request.SortOrder, "sortOrder", "Member must satisfy enum value set: [asc, desc]");
+        if (request.SortBy is not (null or "created-date" or "last-accessed-date" or "last-changed-date" or "name"))
+            throw Validation.Constraint(request.SortBy, "sortBy", "Member must satisfy enum value set: [created-date, last-accessed-date, last-changed-date, name]");
+        var offset = PageToken.Read(request.NextToken, "list");
+
+        var secrets = (await store.ListAsync(ctx.Region, ct).ConfigureAwait(false))
+            .Where(s => (request.IncludePlannedDeletion == true || !s.IsScheduledForDeletion) && SecretFilters.Matches(s, request.Filters));
+        IOrderedEnumerable<Secret> ordered = request.SortBy switch
+        {
+            "name" => secrets.OrderBy(s => s.Name, StringComparer.Ordinal),
+            "last-accessed-date" => secrets.OrderBy(s => s.LastAccessedDate ?? DateTimeOffset.MinValue),
+            "last-changed-date" => secrets.OrderBy(s => s.LastChangedDate),
+            _ => secrets.OrderBy(s => s.CreatedDate),
+        };
+        ordered = ordered.ThenBy(s => s.Id);
+        var list = (request.SortOrder == "desc" ? ordered.Reverse() : ordered).ToList();
+        var page = list.Skip(offset).Take(max).Select(s => Describe(s, forList: true)).ToList();
+        return new ListSecretsResult
+        {
+            SecretList = page,
+            NextToken = offset + max < list.Count ? PageToken.Create("list", offset + max) : null,
+        };
+    }
+
+    public async Task<ListSecretVersionIdsResult> ListSecretVersionIdsAsync(RequestContext ctx, ListSecretVersionIdsRequest request, CancellationToken ct)
+    {
+        var secretId = Validation.SecretId(request.SecretId);
+        var max = request.MaxResults ?? 100;
+        if (max is < 1 or > 100)
+            throw Validation.Constraint(max.ToString(System.Globalization.CultureInfo.InvariantCulture), "maxResults",
+                max < 1 ? "Member must have value greater than or equal to 1" : "Member must have value less than or equal to 100");
+        var secret = await ResolveAsync(ctx.Region, secretId, ct).ConfigureAwait(false) ?? throw ServiceException.ResourceNotFound();
+        var scope = "versions/" + secret.Id;
+        var offset = PageToken.Read(request.NextToken, scope);
+        var versions = secret.Versions.Where(v => request.IncludeDeprecated == true || v.Stages.Count > 0).ToList();
+        var kms = new List<string> { secret.KmsKeyId ?? DefaultKmsKeyName };
+        return new ListSecretVersionIdsResult
+        {
+            ARN = secret.Arn,
+            Name = secret.Name,
+            Versions = versions.Skip(offset).Take(max).Select(v => new SecretVersionsListEntry(
+                v.VersionId, v.Stages.Count == 0 ? null : [.. v.Stages], v.LastAccessedDate, v.CreatedDate, [.. kms])).ToList(),
+            NextToken = offset + max < versions.Count ? PageToken.Create(scope, offset + max) : null,
+        };
+    }
+
+    // ---- resolution ------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// SecretId resolution (spec §1.6): an ARN must name this account and the request's region, and matches
+    /// exactly, or else as a partial ARN (the resource part is the whole name). A name matches within the region.
+    /// An ARN of another account or region never resolves to a local secret of the same name.
+    /// </summary>
+    private async Task<Secret?> ResolveAsync(string region, string secretId, CancellationToken ct)
+    {
+        if (!secretId.StartsWith("arn:", StringComparison.Ordinal))
+            return await store.FindByNameAsync(region, secretId, ct).ConfigureAwait(false);
+        if (!SecretArn.TryParse(secretId, out var arnRegion, out var account, out var resource) || arnRegion != region || account != AccountId)
+            return null;
+        return await store.FindByArnAsync(secretId, ct).ConfigureAwait(false)
+            ?? await store.FindByNameAsync(region, resource, ct).ConfigureAwait(false);
+    }
+
+    private Secret? Resolve(ISecretTransaction tx, string region, string secretId)
+    {
+        if (!secretId.StartsWith("arn:", StringComparison.Ordinal))
+            return tx.FindByName(region, secretId);
+        if (!SecretArn.TryParse(secretId, out var arnRegion, out var account, out var resource) || arnRegion != region || account != AccountId)
+            return null;
+        return tx.FindByArn(secretId) ?? tx.FindByName(region, resource);
+    }
+
+    private Secret ResolveForWrite(ISecretTransaction tx, string region, string secretId)
+    {
+        var secret = Resolve(tx, region, secretId) ?? throw ServiceException.ResourceNotFound();
+        if (secret.IsScheduledForDeletion) throw ServiceException.InvalidRequest(ServiceException.MarkedForDeletion);
+        return secret;
+    }
+
+    // ---- values ------------------------------------------------------------------------------------------
+
+    private static byte[] Aad(string arn, string versionId) => Encoding.UTF8.GetBytes(arn + "\n" + versionId);
+
+    private byte[] Seal(Secret secret, string versionId, (byte[] Bytes, bool IsBinary) value)
+    {
+        var plain = new byte[value.Bytes.Length + 1];
+        try
+        {
+            plain[0] = value.IsBinary ? BinaryValue : StringValue;
+            value.Bytes.CopyTo(plain, 1);
+            return cipher.Seal(plain, Aad(secret.Arn, versionId));
+        }
+        finally { CryptographicOperations.ZeroMemory(plain); }
+    }
+
+    /// <summary>Constant-time comparison of a stored version's value with a new one (idempotent replays, spec §2.5).</summary>
+    private bool SameValue(ISecretTransaction tx, Secret secret, SecretVersion version, (byte[] Bytes, bool IsBinary) value)
+    {
+        var blob = tx.ReadBlob(secret.Id, version.VersionId);
+        if (blob is null) return false;
+        byte[] plain;
+        try { plain = cipher.Open(blob, Aad(secret.Arn, version.VersionId)); }
+        catch (EnvelopeException) { throw ServiceException.DecryptionFailure(); }
+        try
+        {
+            return plain.Length == value.Bytes.Length + 1
+                && plain[0] == (value.IsBinary ? BinaryValue : StringValue)
+                && CryptographicOperations.FixedTimeEquals(plain.AsSpan(1), value.Bytes);
+        }
+        finally { CryptographicOperations.ZeroMemory(plain); }
+    }
+
+    private static ServiceException TokenInUse(string token, Secret secret) =>
+        ServiceException.ResourceExists($"You can't use ClientRequestToken {token} because that value is already in use for a version of secret {secret.Arn}.");
+
+    /// <summary>
+    /// Adds a new version carrying <paramref name="stages"/> (each label moved off any other version), then
+    /// applies retention and the version ceiling. The caller has checked the token is unused.
+    /// </summary>
+    private SecretVersion AddVersion(ISecretTransaction tx, Secret secret, string versionId, (byte[] Bytes, bool IsBinary) value,
+        IReadOnlyList<string> stages, DateTimeOffset now)
+    {
+        var version = new SecretVersion { VersionId = versionId, CreatedDate = now, HasValue = true, KeyId = cipher.CurrentKeyId };
+        var first = secret.Versions.Count == 0;
+        secret.Versions.Add(version);
+        var changed = new HashSet<SecretVersion>(ReferenceEqualityComparer.Instance) { version };
+        foreach (var stage in stages) changed.UnionWith(StagingLabels.Move(secret, stage, version));
+        if (first && !version.Stages.Contains(StagingLabels.Current))
+            changed.UnionWith(StagingLabels.Move(secret, StagingLabels.Current, version));
+        CheckStageQuota(secret);
+
+        foreach (var doomed in Retention.SelectForDeletion(secret, now, options))
+        {
+            secret.Versions.Remove(doomed);
+            changed.Remove(doomed);
+            tx.DeleteVersion(secret.Id, doomed.VersionId);
+        }
+        if (secret.Versions.Count > options.MaxVersionsPerSecret)
+            throw ServiceException.LimitExceeded(
+                $"You have exceeded the maximum number of versions ({options.MaxVersionsPerSecret}) for this secret; versions younger than 24 hours are kept.");
+
+        tx.UpsertVersion(secret.Id, version, Seal(secret, versionId, value));
+        changed.Remove(version);
+        foreach (var v in changed) tx.UpsertVersion(secret.Id, v, null);
+        secret.LastChangedDate = now;
+        tx.UpdateSecret(secret);
+        return version;
+    }
+
+    private void CheckStageQuota(Secret secret)
+    {
+        if (StagingLabels.Count(secret) > options.MaxStagesPerSecret)
+            throw ServiceException.LimitExceeded($"A secret can have at most {options.MaxStagesPerSecret} staging labels attached across its versions.");
+    }
+
+    private DateTimeOffset Now()
+    {
+        var now = time.GetUtcNow();
+        return DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds());
+    }
+
+    private DateTimeOffset Today()
+    {
+        var now = time.GetUtcNow();
+        return new DateTimeOffset(now.Year, now.Month, now.Day, 0, 0, 0, TimeSpan.Zero);
+    }
+
+    private static string? NormalizeKmsKeyId(string? kmsKeyId) =>
+        string.IsNullOrEmpty(kmsKeyId) || kmsKeyId is "alias/aws/secretsmanager" ? null : kmsKeyId;
 }

@@ -1,0 +1,40 @@
+using Coffer.Core.Policies;
+
+namespace Coffer.Core.Tests.Policies;
+
+public sealed class PolicyDocumentTests
+{
+    private const string Good = """
+        {"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app"},
+         "Action":"secretsmanager:GetSecretValue","Resource":"*","Condition":{"StringEqualsIfExists":{"secretsmanager:VersionStage":"AWSCURRENT"}}}]}
+        """;
+
+    [Fact]
+    public void A_well_formed_policy_parses_and_is_not_public()
+    {
+        var doc = PolicyDocument.ParseResourcePolicy(Good);
+        Assert.Single(doc.Statements);
+        Assert.False(doc.GrantsPublicAccess());
+    }
+
+    [Theory]
+    [InlineData("""{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"secretsmanager:*","Resource":"*"}}""")]
+    [InlineData("""{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"secretsmanager:*","Resource":"*"}}""")]
+    [InlineData("""{"Version":"2012-10-17","Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::1:root"},"Action":"*","Resource":"*"}}""")]
+    public void Wildcard_principals_without_conditions_are_public(string policy) =>
+        Assert.True(PolicyDocument.ParseResourcePolicy(policy).GrantsPublicAccess());
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("""{"Version":"2012-10-17","Statement":[{"Effect":"allow","Principal":"*","Action":"a:b","Resource":"*"}]}""")]
+    [InlineData("""{"Version":"2012-10-18","Statement":[{"Effect":"Allow","Principal":"*","Action":"a:b","Resource":"*"}]}""")]
+    [InlineData("""{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"a:b","NotAction":"a:c","Resource":"*"}]}""")]
+    [InlineData("""{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Effect":"Allow","Principal":"*","Action":"a:b","Resource":"*"}]}""")]
+    [InlineData("""{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"a:b","Resource":"*","Condition":{"StringEqualz":{"k":"v"}}}]}""")]
+    [InlineData("""{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"a:b","Resource":"*","Condition":{"StringEquals":{"k":{"x":1}}}}]}""")]
+    [InlineData("""{"Version":"2012-10-17","Statement":[]}""")]
+    [InlineData("""{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"a:b","Resource":"*"}]}""")]
+    [InlineData("""{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"a:b","Resource":"*","Extra":1}]}""")]
+    public void Malformed_documents_are_refused(string policy) =>
+        Assert.Equal("MalformedPolicyDocumentException", Assert.Throws<ServiceException>(() => PolicyDocument.ParseResourcePolicy(policy)).Code);
+}
