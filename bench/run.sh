@@ -109,9 +109,11 @@ setsid $server_cpu dotnet bench/RawKestrel/bin/Release/net10.0/raw-kestrel.dll -
   > "$out/server.log" 2>&1 &
 server_pgid=$!
 wait_listening "http://127.0.0.1:$port/" "$server_pgid" 60
+pids="$(pgrep -g "$server_pgid" | paste -sd, -)"
 echo "== raw Kestrel, $connections connections"
 loadgen raw --sign --endpoint "http://127.0.0.1:$port/" --connections "$connections" \
-  --duration "$duration" --warmup "$warmup" --secrets "$get_secrets" --label raw --json "$out/raw.json"
+  --duration "$duration" --warmup "$warmup" --secrets "$get_secrets" --label raw --json "$out/raw.json" \
+  --server-pids "$pids"
 echo "load_after_raw $(loadavg)" >> "$out/load.txt"
 stop_group "$server_pgid"; server_pgid=""
 
@@ -123,7 +125,8 @@ if [[ "$raw_only" == 0 ]]; then
   setsid $server_cpu $coffer_cmd server --dev --listen "127.0.0.1:$port" > "$out/server.log" 2>&1 &
   server_pgid=$!
   wait_listening "$endpoint" "$server_pgid" 600
-  common=(--endpoint "$endpoint" --access-key test --secret-key test --region us-east-1)
+  pids="$(pgrep -g "$server_pgid" | paste -sd, -)"
+  common=(--endpoint "$endpoint" --access-key test --secret-key test --region us-east-1 --server-pids "$pids")
 
   echo "== setup: CreateSecret $get_secrets + $put1_secrets + $put64_secrets secrets of 4 KiB"
   loadgen setup "${common[@]}" --secrets "$get_secrets" --prefix bench/get- --connections 16
@@ -159,9 +162,12 @@ rows = [
     ("put1", "PutSecretValue (durable, unique token)"),
     ("put64", "PutSecretValue (durable, unique token)"),
 ]
-print("| Workload | Connections | req/s | p50 ms | p99 ms | max ms | errors |")
-print("|---|---:|---:|---:|---:|---:|---|")
+print("| Workload | Connections | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | server cores | loadgen cores | errors |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 results = {}
+def cpu(r, key, digits):
+    v = (r.get("cpu") or {}).get(key)
+    return "–" if v is None else f"{v:,.{digits}f}"
 for key, title in rows:
     r = load(key)
     if r is None:
@@ -169,7 +175,8 @@ for key, title in rows:
     results[key] = r
     errors = str(r["errors"]) + ("" if not r["errorsByType"] else " (" + ", ".join(f"{k}: {v}" for k, v in r["errorsByType"].items()) + ")")
     print(f"| {title} | {r['connections']} | {r['requestsPerSecond']:,.0f} | {r['latencyMs']['p50']:.2f} | "
-          f"{r['latencyMs']['p99']:.2f} | {r['latencyMs']['max']:.1f} | {errors} |")
+          f"{r['latencyMs']['p99']:.2f} | {r['latencyMs']['max']:.1f} | {cpu(r, 'serverMicrosecondsPerRequest', 0)} | "
+          f"{cpu(r, 'serverCores', 2)} | {cpu(r, 'loadGeneratorCores', 2)} | {errors} |")
 print()
 def verdict(ok): return "met" if ok else "NOT met"
 if "raw" in results and "get" in results:

@@ -22,6 +22,7 @@ internal sealed class LoadOptions
     public string? Label { get; private set; }
     public int Count { get; private set; } = 1000;
     public int Seed { get; private set; } = 20250101;
+    public IReadOnlyList<int> ServerPids { get; private set; } = [];
 
     public const string Usage = """
         coffer-loadgen MODE [options]
@@ -48,6 +49,7 @@ internal sealed class LoadOptions
           --value-size B         SecretString size for setup and put-secret-value (default 4096)
           --method GET|POST      raw mode only (default POST)
           --sign                 raw mode only, see above
+          --server-pids P,Q      report the CPU these processes use while measuring (Linux /proc)
           --json FILE            also write the result as JSON to FILE
           --label TEXT           name for the result (default: the mode)
           --count N, --seed S    signer-check only (default 1000, 20250101)
@@ -99,6 +101,10 @@ internal sealed class LoadOptions
                     }
                     break;
                 case "--json": options.JsonPath = value; break;
+                case "--server-pids":
+                    options.ServerPids = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(p => PositiveInt(name, p)).ToArray();
+                    break;
                 case "--label": options.Label = value; break;
                 case "--count": options.Count = PositiveInt(name, value); break;
                 case "--seed": options.Seed = int.Parse(value, CultureInfo.InvariantCulture); break;

@@ -36,7 +36,8 @@ internal sealed class LoadRunner
         };
 
     /// <summary>Runs the loop; <paramref name="next"/> builds the request for a worker (index given).</summary>
-    public async Task<RunResult> RunAsync(Func<int, HttpRequestMessage> next, double warmupSeconds, double durationSeconds)
+    public async Task<RunResult> RunAsync(
+        Func<int, HttpRequestMessage> next, double warmupSeconds, double durationSeconds, IReadOnlyList<int> serverPids)
     {
         long start = Stopwatch.GetTimestamp();
         long measureFrom = start + (long)(warmupSeconds * Stopwatch.Frequency);
@@ -50,8 +51,9 @@ internal sealed class LoadRunner
             int worker = w;
             tasks[w] = Task.Run(() => WorkerAsync(worker, next, s, measureFrom, measureTo));
         }
+        CpuUse cpu = await CpuUse.MeasureAsync(serverPids, measureFrom, measureTo);
         await Task.WhenAll(tasks);
-        return RunResult.Merge(stats, durationSeconds);
+        return RunResult.Merge(stats, durationSeconds) with { Cpu = cpu };
     }
 
     /// <summary>Sends <paramref name="total"/> requests (not timed), counting outcomes; used by setup.</summary>
@@ -164,6 +166,64 @@ internal sealed class WorkerStats
     }
 }
 
+/// <summary>
+/// CPU seconds used inside the measured window by the server processes (from /proc/PID/stat, in USER_HZ = 100
+/// ticks) and by this load generator. Tells how the two cores were shared, and the server's CPU per request.
+/// </summary>
+internal sealed record CpuUse(double? ServerSeconds, double ClientSeconds)
+{
+    public static async Task<CpuUse> MeasureAsync(IReadOnlyList<int> serverPids, long from, long to)
+    {
+        await DelayUntil(from);
+        double? server0 = ReadServerSeconds(serverPids);
+        TimeSpan client0 = ClientTime();
+        await DelayUntil(to);
+        double? server1 = ReadServerSeconds(serverPids);
+        TimeSpan client1 = ClientTime();
+        return new CpuUse(server1 - server0, (client1 - client0).TotalSeconds);
+    }
+
+    private static async Task DelayUntil(long timestamp)
+    {
+        TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
+    }
+
+    private static TimeSpan ClientTime()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
+    }
+
+    private static double? ReadServerSeconds(IReadOnlyList<int> pids)
+    {
+        if (pids.Count == 0)
+        {
+            return null;
+        }
+        long ticks = 0;
+        foreach (int pid in pids)
+        {
+            try
+            {
+                string stat = File.ReadAllText($"/proc/{pid}/stat");
+                // Fields after "pid (comm) ": state is the first, utime the 12th, stime the 13th.
+                string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture)
+                    + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // The process is gone; it counts for nothing.
+            }
+        }
+        return ticks / 100.0;
+    }
+}
+
 internal sealed record LatencyMs(double P50, double P90, double P99, double Max, double Mean);
 
 internal sealed record RunResult(
@@ -175,6 +235,8 @@ internal sealed record RunResult(
     LatencyMs LatencyMs,
     SortedDictionary<string, long> ErrorsByType)
 {
+    public CpuUse? Cpu { get; init; }
+
     public static RunResult Merge(IReadOnlyList<WorkerStats> workers, double seconds)
     {
         long total = workers.Sum(w => (long)w.Ticks.Count);

@@ -72,7 +72,7 @@ internal static class Modes
                 {
                     var (body, hash) = bodies[(int)((uint)Interlocked.Increment(ref counter) % (uint)bodies.Length)];
                     return requests.Create("GetSecretValue", body, hash);
-                }, o.WarmupSeconds, o.DurationSeconds);
+                }, o.WarmupSeconds, o.DurationSeconds, o.ServerPids);
                 break;
             }
             case "raw":
@@ -92,7 +92,7 @@ internal static class Modes
                         message.Content.Headers.TryAddWithoutValidation("Content-Type", SecretsManagerRequests.ContentType);
                     }
                     return message;
-                }, o.WarmupSeconds, o.DurationSeconds);
+                }, o.WarmupSeconds, o.DurationSeconds, o.ServerPids);
                 break;
             }
             case "put-secret-value":
@@ -107,7 +107,7 @@ internal static class Modes
                     string token = Guid.NewGuid().ToString("D");
                     string value = o.ValueSize >= 36 ? token + tail : token[..o.ValueSize];
                     return requests.Create("PutSecretValue", SecretsManagerRequests.PutSecretValueBody(name, token, value));
-                }, o.WarmupSeconds, o.DurationSeconds);
+                }, o.WarmupSeconds, o.DurationSeconds, o.ServerPids);
                 break;
             }
             default:
@@ -131,6 +131,14 @@ internal static class Modes
         Console.WriteLine(string.Format(inv,
             "  latency ms  p50 {0:F3}  p90 {1:F3}  p99 {2:F3}  max {3:F3}  mean {4:F3}",
             r.LatencyMs.P50, r.LatencyMs.P90, r.LatencyMs.P99, r.LatencyMs.Max, r.LatencyMs.Mean));
+        if (r.Cpu is { } cpu)
+        {
+            string server = cpu.ServerSeconds is double s
+                ? string.Format(inv, "server {0:F2} cores ({1:F0} µs/request), ", s / r.Seconds, r.Requests == 0 ? 0 : s * 1e6 / r.Requests)
+                : "";
+            Console.WriteLine(string.Format(inv, "  cpu  {0}load generator {1:F2} cores ({2:F0} µs/request)",
+                server, cpu.ClientSeconds / r.Seconds, r.Requests == 0 ? 0 : cpu.ClientSeconds * 1e6 / r.Requests));
+        }
         foreach (var (type, count) in r.ErrorsByType)
         {
             Console.WriteLine(string.Format(inv, "  error {0}: {1}", type, count));
@@ -155,6 +163,13 @@ internal static class Modes
                 requestsPerSecond = r.RequestsPerSecond,
                 latencyMs = new { p50 = r.LatencyMs.P50, p90 = r.LatencyMs.P90, p99 = r.LatencyMs.P99, max = r.LatencyMs.Max, mean = r.LatencyMs.Mean },
                 errorsByType = r.ErrorsByType,
+                cpu = r.Cpu is null ? null : new
+                {
+                    serverCores = r.Cpu.ServerSeconds / r.Seconds,
+                    serverMicrosecondsPerRequest = r.Requests == 0 ? null : r.Cpu.ServerSeconds * 1e6 / r.Requests,
+                    loadGeneratorCores = r.Cpu.ClientSeconds / r.Seconds,
+                    loadGeneratorMicrosecondsPerRequest = r.Requests == 0 ? 0 : r.Cpu.ClientSeconds * 1e6 / r.Requests,
+                },
             };
             File.WriteAllText(o.JsonPath, JsonSerializer.Serialize(document, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         }

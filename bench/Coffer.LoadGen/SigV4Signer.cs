@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -62,42 +63,81 @@ internal sealed class SigV4Signer
     public SignedRequest Sign(SignableRequest request, string amzDate)
     {
         string host = HostOf(request.Endpoint);
-        var headers = new List<KeyValuePair<string, string>>(request.Headers.Count + 3)
-        {
-            new("host", host),
-            new("x-amz-date", amzDate),
-        };
+        int count = request.Headers.Count + (_sessionToken is null ? 2 : 3);
+        var headers = new (string Name, string Value)[count];
+        int n = 0;
+        headers[n++] = ("host", host);
+        headers[n++] = ("x-amz-date", amzDate);
         if (_sessionToken is not null)
         {
-            headers.Add(new("x-amz-security-token", _sessionToken));
+            headers[n++] = ("x-amz-security-token", _sessionToken);
         }
-        foreach (var h in request.Headers)
+        foreach (var (name, value) in request.Headers)
         {
-            headers.Add(h);
+            headers[n++] = (name.ToLowerInvariant(), TrimAll(value));
         }
-
-        string payloadHash = request.PayloadHash ?? HashHex(request.Body.Span);
-        var (canonicalHeaders, signedHeaders) = CanonicalHeaders(headers);
+        // Stable insertion sort by name (a handful of headers): repeated names keep the order of their values.
+        for (int i = 1; i < headers.Length; i++)
+        {
+            var item = headers[i];
+            int j = i - 1;
+            while (j >= 0 && string.CompareOrdinal(headers[j].Name, item.Name) > 0)
+            {
+                headers[j + 1] = headers[j];
+                j--;
+            }
+            headers[j + 1] = item;
+        }
 
         var cr = new StringBuilder(512);
         cr.Append(request.Method.ToUpperInvariant()).Append('\n');
         cr.Append(CanonicalUri(request.Path)).Append('\n');
         cr.Append(CanonicalQuery(request.Query)).Append('\n');
-        cr.Append(canonicalHeaders).Append('\n');
-        cr.Append(signedHeaders).Append('\n');
-        cr.Append(payloadHash);
+        for (int i = 0; i < headers.Length; i++)
+        {
+            // One line per name; the values of a repeated name are joined with ','.
+            bool repeat = i > 0 && headers[i - 1].Name == headers[i].Name;
+            if (repeat)
+            {
+                cr.Append(',');
+            }
+            else
+            {
+                if (i > 0)
+                {
+                    cr.Append('\n');
+                }
+                cr.Append(headers[i].Name).Append(':');
+            }
+            cr.Append(headers[i].Value);
+        }
+        cr.Append("\n\n");
+        int signedHeadersStart = cr.Length;
+        for (int i = 0; i < headers.Length; i++)
+        {
+            if (i > 0 && headers[i - 1].Name == headers[i].Name)
+            {
+                continue;
+            }
+            if (i > 0)
+            {
+                cr.Append(';');
+            }
+            cr.Append(headers[i].Name);
+        }
+        string signedHeaders = cr.ToString(signedHeadersStart, cr.Length - signedHeadersStart);
+        cr.Append('\n').Append(request.PayloadHash ?? HashHex(request.Body.Span));
         string canonicalRequest = cr.ToString();
 
         string dateStamp = amzDate[..8];
         string scope = string.Concat(dateStamp, "/", _region, "/", _service, "/", Terminator);
-        string stringToSign = string.Concat(
-            Algorithm, "\n", amzDate, "\n", scope, "\n", HashHex(Encoding.UTF8.GetBytes(canonicalRequest)));
+        string stringToSign = string.Concat(Algorithm, "\n", amzDate, "\n", scope, "\n", HashHex(canonicalRequest));
 
-        byte[] key = SigningKey(dateStamp);
-        string signature = Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(stringToSign)));
+        Span<byte> mac = stackalloc byte[32];
+        HmacUtf8(SigningKey(dateStamp), stringToSign, mac);
+        string signature = Convert.ToHexStringLower(mac);
         string authorization = string.Concat(
-            Algorithm, " Credential=", _accessKeyId, "/", scope,
-            ", SignedHeaders=", signedHeaders, ", Signature=", signature);
+            [Algorithm, " Credential=", _accessKeyId, "/", scope, ", SignedHeaders=", signedHeaders, ", Signature=", signature]);
         return new SignedRequest(amzDate, host, authorization, canonicalRequest, stringToSign, signature);
     }
 
@@ -113,7 +153,38 @@ internal sealed class SigV4Signer
         return endpoint.IsDefaultPort ? host : string.Concat(host, ":", endpoint.Port.ToString(CultureInfo.InvariantCulture));
     }
 
-    public static string HashHex(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(SHA256.HashData(data));
+    public static string HashHex(ReadOnlySpan<byte> data)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(data, hash);
+        return Convert.ToHexStringLower(hash);
+    }
+
+    private static string HashHex(string text)
+    {
+        byte[] rented = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
+        try
+        {
+            return HashHex(rented.AsSpan(0, Encoding.UTF8.GetBytes(text, rented)));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static void HmacUtf8(ReadOnlySpan<byte> key, string text, Span<byte> destination)
+    {
+        byte[] rented = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
+        try
+        {
+            HMACSHA256.HashData(key, rented.AsSpan(0, Encoding.UTF8.GetBytes(text, rented)), destination);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
 
     private byte[] SigningKey(string dateStamp)
     {
@@ -130,35 +201,13 @@ internal sealed class SigV4Signer
         return kSigning;
     }
 
-    private static (string Canonical, string Signed) CanonicalHeaders(List<KeyValuePair<string, string>> headers)
-    {
-        // Group by lower-case name keeping the order of values, then sort names ordinally.
-        var byName = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        var names = new List<string>();
-        foreach (var (name, value) in headers)
-        {
-            string lower = name.ToLowerInvariant();
-            if (!byName.TryGetValue(lower, out var values))
-            {
-                values = new List<string>(1);
-                byName[lower] = values;
-                names.Add(lower);
-            }
-            values.Add(TrimAll(value));
-        }
-        names.Sort(StringComparer.Ordinal);
-
-        var canonical = new StringBuilder(256);
-        foreach (string name in names)
-        {
-            canonical.Append(name).Append(':').AppendJoin(',', byName[name]).Append('\n');
-        }
-        return (canonical.ToString(), string.Join(';', names));
-    }
-
     /// <summary>Leading and trailing blanks removed, inner runs of blanks folded to one space.</summary>
     private static string TrimAll(string value)
     {
+        if (!NeedsTrim(value))
+        {
+            return value;
+        }
         var sb = new StringBuilder(value.Length);
         bool pendingSpace = false;
         foreach (char c in value)
@@ -178,9 +227,22 @@ internal sealed class SigV4Signer
         return sb.ToString();
     }
 
+    private static bool NeedsTrim(string value)
+    {
+        if (value.Length == 0)
+        {
+            return false;
+        }
+        if (value[0] == ' ' || value[^1] == ' ' || value.Contains('\t') || value.Contains("  ", StringComparison.Ordinal))
+        {
+            return true;
+        }
+        return false;
+    }
+
     private static string CanonicalUri(string path)
     {
-        if (path.Length == 0)
+        if (path.Length == 0 || path == "/")
         {
             return "/";
         }
