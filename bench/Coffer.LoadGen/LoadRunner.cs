@@ -124,7 +124,15 @@ internal sealed class LoadRunner
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
         {
-            return "exception " + ex.GetType().Name;
+            // The cause without its text: the type, the socket error or HTTP error code when there is one.
+            string detail = ex switch
+            {
+                HttpRequestException { InnerException: System.Net.Sockets.SocketException se } => "/" + se.SocketErrorCode,
+                HttpRequestException { HttpRequestError: not HttpRequestError.Unknown } hre => "/" + hre.HttpRequestError,
+                _ when ex.InnerException is not null => "/" + ex.InnerException.GetType().Name,
+                _ => "",
+            };
+            return "exception " + ex.GetType().Name + detail;
         }
     }
 
