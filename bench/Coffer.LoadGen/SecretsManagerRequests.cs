@@ -52,10 +52,12 @@ internal sealed class SecretsManagerRequests
     public static byte[] GetSecretValueBody(string secretId) =>
         Json(w => w.WriteString("SecretId", secretId));
 
+    /// <summary>Raw HTTP callers must send the ClientRequestToken that SDKs fill in themselves (spec §3).</summary>
     public static byte[] CreateSecretBody(string name, string value) =>
         Json(w =>
         {
             w.WriteString("Name", name);
+            w.WriteString("ClientRequestToken", Guid.NewGuid().ToString("D"));
             w.WriteString("SecretString", value);
         });
 
