@@ -8,7 +8,8 @@
 # request it sends Coffer, so the client does identical work in 1 and 2 and the ratio measures the server.
 #
 # Usage: bench/run.sh [--duration S] [--warmup S] [--connections C] [--pin | --no-pin] [--out DIR]
-#                     [--raw-only] [--skip-build]
+#                     [--value-size B] [--raw-only] [--skip-build]
+#   --value-size B  SecretString size for the GetSecretValue secrets and PutSecretValue values (default 4096)
 #   --pin      server on CPU 1, load generator on CPU 0 (taskset); the default is --no-pin, see docs/benchmarks.md
 #   --out DIR  keep the JSON results and logs there (default: a temporary directory, removed at exit)
 # Environment: COFFER_CMD overrides the server command (default: ./coffer at the repository root).
@@ -26,6 +27,7 @@ skip_build=0
 get_secrets=1000
 put1_secrets=1000
 put64_secrets=2000
+value_size=4096
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) duration="$2"; shift 2 ;;
@@ -34,9 +36,10 @@ while [[ $# -gt 0 ]]; do
     --pin) pin=1; shift ;;
     --no-pin) pin=0; shift ;;
     --out) out="$2"; shift 2 ;;
+    --value-size) value_size="$2"; shift 2 ;;
     --raw-only) raw_only=1; shift ;;
     --skip-build) skip_build=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -87,16 +90,18 @@ if [[ "$pin" == 1 ]]; then server_cpu="taskset -c 1"; client_cpu="taskset -c 0";
 loadgen() { $client_cpu dotnet "$repo/bench/Coffer.LoadGen/bin/Release/net10.0/coffer-loadgen.dll" "$@"; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-if [[ "$skip_build" == 0 ]]; then
-  echo "== building (Release)"
-  dotnet build bench/Coffer.LoadGen -c Release -nologo -v q -clp:NoSummary
-  dotnet build bench/RawKestrel -c Release -nologo -v q -clp:NoSummary
-fi
-
 coffer_cmd="${COFFER_CMD:-$repo/coffer}"
 if [[ "$raw_only" == 0 && -z "${COFFER_CMD:-}" && ! -x "$repo/coffer" ]]; then
   echo "note: ./coffer does not exist yet; measuring the raw endpoint only" >&2
   raw_only=1
+fi
+
+if [[ "$skip_build" == 0 ]]; then
+  echo "== building (Release)"
+  dotnet build bench/Coffer.LoadGen -c Release -nologo -v q -clp:NoSummary
+  dotnet build bench/RawKestrel -c Release -nologo -v q -clp:NoSummary
+  # The ./coffer wrapper builds Release on first use; do it now so no build overlaps a measurement.
+  if [[ "$raw_only" == 0 ]]; then $coffer_cmd --help > /dev/null; fi
 fi
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(loadavg)"
@@ -126,9 +131,10 @@ if [[ "$raw_only" == 0 ]]; then
   server_pgid=$!
   wait_listening "$endpoint" "$server_pgid" 600
   pids="$(pgrep -g "$server_pgid" | paste -sd, -)"
-  common=(--endpoint "$endpoint" --access-key test --secret-key test --region us-east-1 --server-pids "$pids")
+  common=(--endpoint "$endpoint" --access-key test --secret-key test --region us-east-1 --server-pids "$pids"
+          --value-size "$value_size")
 
-  echo "== setup: CreateSecret $get_secrets + $put1_secrets + $put64_secrets secrets of 4 KiB"
+  echo "== setup: CreateSecret $get_secrets + $put1_secrets + $put64_secrets secrets of $value_size bytes"
   loadgen setup "${common[@]}" --secrets "$get_secrets" --prefix bench/get- --connections 16
   loadgen setup "${common[@]}" --secrets "$put1_secrets" --prefix bench/put1- --connections 16
   loadgen setup "${common[@]}" --secrets "$put64_secrets" --prefix bench/put64- --connections 16
@@ -150,17 +156,17 @@ if [[ "$raw_only" == 0 ]]; then
 fi
 
 echo
-python3 - "$out" <<'EOF'
+python3 - "$out" "$value_size" <<'EOF'
 import json, os, sys
-out = sys.argv[1]
+out, value_size = sys.argv[1], int(sys.argv[2])
 def load(name):
     path = os.path.join(out, name + ".json")
     return json.load(open(path)) if os.path.exists(path) else None
 rows = [
     ("raw", "Raw Kestrel, fixed ~200-byte JSON"),
-    ("get", "GetSecretValue (signed, 1,000 secrets of 4 KiB)"),
-    ("put1", "PutSecretValue (durable, unique token)"),
-    ("put64", "PutSecretValue (durable, unique token)"),
+    ("get", f"GetSecretValue (signed, 1,000 secrets of {value_size:,} bytes)"),
+    ("put1", f"PutSecretValue (durable, unique token, {value_size:,} bytes)"),
+    ("put64", f"PutSecretValue (durable, unique token, {value_size:,} bytes)"),
 ]
 print("| Workload | Connections | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | server cores | loadgen cores | errors |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
