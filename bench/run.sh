@@ -104,7 +104,8 @@ if [[ "$skip_build" == 0 ]]; then
   if [[ "$raw_only" == 0 ]]; then $coffer_cmd --help > /dev/null; fi
 fi
 
-echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(loadavg)"
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), \
+$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), load average $(loadavg)"
 echo "== pinning: $([[ "$pin" == 1 ]] && echo 'server CPU 1, load generator CPU 0' || echo none)"
 echo "load_before $(loadavg)" > "$out/load.txt"
 
