@@ -75,7 +75,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_listening() { # URL PGID SECONDS: any HTTP answer counts
   local url="$1" pgid="$2" seconds="$3"
   for _ in $(seq 1 $((seconds * 5))); do
-    if ! kill -0 -- "-$pgid" 2>/dev/null; then
+    # The process itself: its group exists only once setsid has run.
+    if ! kill -0 "$pgid" 2>/dev/null; then
       echo "server process exited; its log:" >&2; cat "$out/server.log" >&2; return 1
     fi
     code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url" -d '{}' || true)"
@@ -108,6 +109,7 @@ echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d
 $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), load average $(loadavg)"
 echo "== pinning: $([[ "$pin" == 1 ]] && echo 'server CPU 1, load generator CPU 0' || echo none)"
 echo "load_before $(loadavg)" > "$out/load.txt"
+python3 bench/fsync-probe.py "${TMPDIR:-/tmp}" 3 | tee "$out/fsync.txt"
 
 # 1. Raw Kestrel
 port="$(free_port)"
@@ -196,6 +198,7 @@ if "put64" in results:
     v = results["put64"]["requestsPerSecond"]
     print(f"- PutSecretValue, {results['put64']['connections']} clients: {v:,.0f}/s (target ≥ 3,000/s: {verdict(v >= 3000)})")
 print()
+print(open(os.path.join(out, "fsync.txt")).read().strip())
 print("load average (1, 5, 15 min): " + "; ".join(
     line.strip().replace(" ", " = ", 1) for line in open(os.path.join(out, "load.txt"))))
 EOF
