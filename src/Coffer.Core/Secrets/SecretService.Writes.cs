@@ -36,7 +36,7 @@ public sealed partial class SecretService
                 Region = ctx.Region,
                 Name = name,
                 Arn = SecretArn.Create(ctx.Region, AccountId, name),
-                Description = request.Description,
+                Description = string.IsNullOrEmpty(request.Description) ? null : request.Description,
                 KmsKeyId = NormalizeKmsKeyId(request.KmsKeyId),
                 Type = string.IsNullOrEmpty(request.Type) ? null : request.Type,
                 Tags = request.Tags is { Count: > 0 } ? Deduplicate(request.Tags) : null,
@@ -124,7 +124,7 @@ public sealed partial class SecretService
                 return new SecretIdentityResult { ARN = secret.Arn, Name = secret.Name, VersionId = token };
             }
             var now = Now();
-            if (request.Description is not null) secret.Description = request.Description;
+            if (request.Description is not null) secret.Description = request.Description.Length == 0 ? null : request.Description;
             if (request.KmsKeyId is not null) secret.KmsKeyId = NormalizeKmsKeyId(request.KmsKeyId);
             if (request.Type is not null) secret.Type = request.Type.Length == 0 ? null : request.Type;
             secret.LastChangedDate = now;

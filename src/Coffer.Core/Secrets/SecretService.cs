@@ -73,7 +73,7 @@ public sealed partial class SecretService(
         var blob = await store.ReadBlobAsync(secret.Id, version.VersionId, ct).ConfigureAwait(false)
             ?? throw ServiceException.ResourceNotFound($"Secrets Manager can't find the specified secret value for VersionId: {version.VersionId}");
         var result = Open(secret, version, blob);
-        Touch(secret, version);
+        await TouchAsync(secret, version).ConfigureAwait(false);
         return result;
     }
 
@@ -100,10 +100,11 @@ public sealed partial class SecretService(
     }
 
     /// <summary>
-    /// LastAccessedDate has day resolution, so at most one write per version per day. It is written in the
-    /// background: a read never waits for it, and a failure to record it never fails a read.
+    /// LastAccessedDate has day resolution, so this costs at most one write per version per day, and the read
+    /// waits for it so that a DescribeSecret right after shows the date (as AWS does). A failure to record the
+    /// date never fails the read.
     /// </summary>
-    private void Touch(Secret secret, SecretVersion version)
+    private async Task TouchAsync(Secret secret, SecretVersion version)
     {
         var today = Today();
         if (version.LastAccessedDate == today && secret.LastAccessedDate == today) return;
@@ -111,7 +112,9 @@ public sealed partial class SecretService(
         if (_touched.Count > 100_000) _touched.Clear();
         var id = secret.Id;
         var versionId = version.VersionId;
-        _ = store.WriteAsync(tx =>
+        try
+        {
+            await store.WriteAsync(tx =>
         {
             var s = tx.FindByArn(secret.Arn);
             if (s is null || s.Id != id) return 0;
@@ -127,7 +130,12 @@ public sealed partial class SecretService(
                 tx.UpdateSecret(s);
             }
             return 0;
-        }, CancellationToken.None).ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+            }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _touched.TryRemove((secret.Id, version.VersionId, today.ToUnixTimeSeconds()), out _);
+        }
     }
 
     public async Task<BatchGetSecretValueResult> BatchGetSecretValueAsync(RequestContext ctx, BatchGetSecretValueRequest request, CancellationToken ct)
@@ -214,7 +222,8 @@ public sealed partial class SecretService(
             SecretVersionsToStages = forList ? stages : null,
             OwningService = s.OwningService,
             CreatedDate = s.CreatedDate,
-            PrimaryRegion = s.PrimaryRegion,
+            // AWS shows PrimaryRegion only for secrets that have replicas (recorded responses); Coffer has none yet.
+            PrimaryRegion = null,
         };
     }
 
@@ -276,7 +285,10 @@ public sealed partial class SecretService(
 
     /// <summary>
     /// SecretId resolution (spec §1.6): an ARN must name this account and the request's region, and matches
-    /// exactly, or else as a partial ARN (the resource part is the whole name). A name matches within the region.
+    /// exactly, or else as a partial ARN (the resource part is the whole name). A resource part that ends in
+    /// "-" and six alphanumerics is taken as a full ARN only: AWS answers ResourceNotFoundException for the
+    /// partial ARN of a name like "db-a1b2c3" (recorded), so it never falls back to a name match.
+    /// A name matches within the region.
     /// An ARN of another account or region never resolves to a local secret of the same name.
     /// </summary>
     private async Task<Secret?> ResolveAsync(string region, string secretId, CancellationToken ct)
@@ -285,8 +297,9 @@ public sealed partial class SecretService(
             return await store.FindByNameAsync(region, secretId, ct).ConfigureAwait(false);
         if (!SecretArn.TryParse(secretId, out var arnRegion, out var account, out var resource) || arnRegion != region || account != AccountId)
             return null;
-        return await store.FindByArnAsync(secretId, ct).ConfigureAwait(false)
-            ?? await store.FindByNameAsync(region, resource, ct).ConfigureAwait(false);
+        var exact = await store.FindByArnAsync(secretId, ct).ConfigureAwait(false);
+        if (exact is not null || SecretArn.HasSuffix(resource)) return exact;
+        return await store.FindByNameAsync(region, resource, ct).ConfigureAwait(false);
     }
 
     private Secret? Resolve(ISecretTransaction tx, string region, string secretId)
@@ -295,7 +308,9 @@ public sealed partial class SecretService(
             return tx.FindByName(region, secretId);
         if (!SecretArn.TryParse(secretId, out var arnRegion, out var account, out var resource) || arnRegion != region || account != AccountId)
             return null;
-        return tx.FindByArn(secretId) ?? tx.FindByName(region, resource);
+        var exact = tx.FindByArn(secretId);
+        if (exact is not null || SecretArn.HasSuffix(resource)) return exact;
+        return tx.FindByName(region, resource);
     }
 
     private Secret ResolveForWrite(ISecretTransaction tx, string region, string secretId)
@@ -355,6 +370,14 @@ public sealed partial class SecretService(
         foreach (var stage in stages) changed.UnionWith(StagingLabels.Move(secret, stage, version));
         if (first && !version.Stages.Contains(StagingLabels.Current))
             changed.UnionWith(StagingLabels.Move(secret, StagingLabels.Current, version));
+        // A new current version written outside a rotation abandons any pending one: AWSPENDING is stripped
+        // (recorded: the old AWSCURRENT+AWSPENDING version is left with only AWSPREVIOUS).
+        if (version.Stages.Contains(StagingLabels.Current) && !version.Stages.Contains(StagingLabels.Pending)
+            && secret.FindByStage(StagingLabels.Pending) is { } pending)
+        {
+            pending.Stages.Remove(StagingLabels.Pending);
+            changed.Add(pending);
+        }
         CheckStageQuota(secret);
 
         foreach (var doomed in Retention.SelectForDeletion(secret, now, options))

@@ -30,6 +30,9 @@ internal static class Validation
         if (string.IsNullOrEmpty(secretId))
             throw ServiceException.InvalidParameter("You must provide a SecretId.");
         Length(secretId, "secretId", 1, 2048);
+        // A SecretId that is not an ARN is a name, and must look like one (observed: AWS answers
+        // ValidationException, not ResourceNotFoundException, for "Inv Name" on every action).
+        if (!secretId.StartsWith("arn:", StringComparison.Ordinal)) Name(secretId);
         return secretId;
     }
 
