@@ -184,7 +184,7 @@ public sealed partial class RotationSchedule
         catch (FormatException) { throw ServiceException.InvalidParameter("The day-of-week field of the cron() expression is not valid."); }
         try
         {
-            return CronExpression.Parse($"{minutes} {hours} {dom} {month} {cronosDow}", CronFormat.Standard);
+            return CronExpression.Parse($"{minutes} {Steps(hours)} {Steps(dom)} {Steps(month)} {cronosDow}", CronFormat.Standard);
         }
         catch (CronFormatException)
         {
@@ -192,11 +192,16 @@ public sealed partial class RotationSchedule
         }
     }
 
+    /// <summary>AWS accepts "/8" for "every 8 from the start"; Cronos spells it "*/8".</summary>
+    private static string Steps(string field) =>
+        string.Join(',', field.Split(',').Select(item => item.StartsWith('/') ? "*" + item : item));
+
     private static readonly string[] DayNames = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
     private static string DayOfWeekItem(string item)
     {
         if (item is "*" or "L") return item == "L" ? "6" : "*";
+        if (item.StartsWith('/')) item = "*" + item;
         var step = "";
         var slash = item.IndexOf('/');
         if (slash >= 0) { step = item[slash..]; item = item[..slash]; }
