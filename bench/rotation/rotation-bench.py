@@ -6,8 +6,8 @@ configure every secret with the built-in single-user rotator on a rate(1 minute)
 now (RotateImmediately=false; the test-only runs are waited out); stop the server and wait past the window so
 that every secret is overdue; start the server again and measure from its start until every secret's
 LastRotatedDate is set (the start-up tick finds all 2N due at once: one catch-up rotation each). Peak connections
-are sampled every 20 ms on each database (pg_stat_activity / information_schema.PROCESSLIST, the sampler's own
-connection excluded) and cross-checked with MariaDB's Max_used_connections after FLUSH STATUS.
+are sampled continuously (one psql/mariadb client per sample, about 20 per second) on each database
+(pg_stat_activity rows of application coffer-rotation / PROCESSLIST rows of the bench users) and cross-checked with MariaDB's Max_used_connections after FLUSH STATUS.
 
 Needs the databases of scripts/databases.sh (COFFER_TEST_* variables). Usage:
     eval "$(scripts/databases.sh start)"; python3 bench/rotation/rotation-bench.py --secrets 200 --concurrency 4
@@ -134,21 +134,13 @@ def wait_rotated(sm, names, t0, timeout=900):
 def sample(db, peaks, stop):
     q = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'coffer-rotation'" if db.engine == "postgres"
          else "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER LIKE 'bench%'")
-    # One long-lived sampler connection per database: psql / mariadb reading queries from stdin.
-    if db.engine == "postgres":
-        cmd = ["psql", "-X", "-q", "-t", "-A", "-h", db.host, "-p", str(db.port), "-U", db.admin_user, "-d", "postgres"]
-        env = dict(os.environ, PGPASSWORD=db.admin_password)
-    else:
-        cmd = ["mariadb", "--no-defaults", "-N", "-B", "-h", db.host, "-P", str(db.port), "-u", db.admin_user]
-        env = dict(os.environ, MYSQL_PWD=db.admin_password)
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, bufsize=1)
+    # One short-lived client per sample (psql -c / mariadb -e): a long-lived client buffers its output on a pipe.
     while not stop.is_set():
-        p.stdin.write(q + ";\n"); p.stdin.flush()
-        line = p.stdout.readline().strip()
-        if line.isdigit():
-            peaks[db.engine] = max(peaks[db.engine], int(line))
+        r = db.sql(q)
+        digits = [l.strip() for l in r.stdout.splitlines() if l.strip().isdigit()] if r.returncode == 0 else []
+        if digits:
+            peaks[db.engine] = max(peaks[db.engine], int(digits[-1]))
         time.sleep(0.02)
-    p.stdin.close(); p.wait(10)
 
 
 if __name__ == "__main__":

@@ -243,6 +243,13 @@ class CrashPoints(unittest.TestCase):
             self.assertIsNotNone(server.process.poll(), f"the server did not reach {point}")
             self.assertIn(f"fault point {point}: SIGKILL", server.log_text())
             server.kill()
+            # The recorded state, read from the data directory while no server runs.
+            status = subprocess.run(coffer_harness.coffer_command() + ["rotation", "status", arn, "--data-dir", data_dir],
+                                    capture_output=True, text=True, timeout=120)
+            self.assertEqual(0, status.returncode, status.stderr)
+            status = json.loads(status.stdout)
+            self.assertEqual(("running", token), (status["Status"], status["VersionId"]))
+            self.assertNotIn(db.admin_password, json.dumps(status))
 
             server.env.pop("COFFER_FAULT_POINT")
             server.start()
