@@ -108,14 +108,14 @@ internal sealed class DatabaseRotator(SecretService secrets, ITargetDatabase dat
             DbConnection? connection = null;
             try
             {
-                try { connection = await database.OpenAsync(Login(current), ct).ConfigureAwait(false); }
+                try { connection = await OpenAsync(Login(current), ct).ConfigureAwait(false); }
                 catch (LoginRefusedException)
                 {
                     // An earlier attempt may have changed the password and then lost the labels: try AWSPREVIOUS.
                     var previous = await TryReadAsync(ctx, e.SecretId, StagingLabels.Previous, ct).ConfigureAwait(false);
                     if (previous is null || previous.Username != current.Username || !previous.SameTarget(current, database.DefaultPort))
                         throw new RotationStepException(RotationFailureKind.Transient, "the database refused the AWSCURRENT login");
-                    try { connection = await database.OpenAsync(Login(previous), ct).ConfigureAwait(false); }
+                    try { connection = await OpenAsync(Login(previous), ct).ConfigureAwait(false); }
                     catch (LoginRefusedException)
                     {
                         throw new RotationStepException(RotationFailureKind.Transient, "the database refused the AWSCURRENT and AWSPREVIOUS logins");
@@ -135,7 +135,7 @@ internal sealed class DatabaseRotator(SecretService secrets, ITargetDatabase dat
         if (pending.Username != Alternate(current.Username))
             throw new RotationStepException(RotationFailureKind.Permanent, "target changed: AWSPENDING's user is not the alternate of AWSCURRENT's");
         // Confused-deputy protection (AWS template): the caller must hold working current credentials.
-        try { await using var _ = (await database.OpenAsync(Login(current), ct).ConfigureAwait(false)).ConfigureAwait(false); }
+        try { await using var _ = (await OpenAsync(Login(current), ct).ConfigureAwait(false)).ConfigureAwait(false); }
         catch (LoginRefusedException)
         {
             throw new RotationStepException(RotationFailureKind.Transient, "the database refused the AWSCURRENT login");
@@ -157,7 +157,7 @@ internal sealed class DatabaseRotator(SecretService secrets, ITargetDatabase dat
         if (!string.Equals(master.Host, current.Host, StringComparison.OrdinalIgnoreCase) || master.Port(database.DefaultPort) != current.Port(database.DefaultPort))
             throw new RotationStepException(RotationFailureKind.Permanent, "target changed: the superuser secret names another database server");
         DbConnection admin;
-        try { admin = await database.OpenAsync(Login(master, current.DbName), ct).ConfigureAwait(false); }
+        try { admin = await OpenAsync(Login(master, current.DbName), ct).ConfigureAwait(false); }
         catch (LoginRefusedException)
         {
             throw new RotationStepException(RotationFailureKind.Transient, "the database refused the superuser login");
@@ -175,7 +175,7 @@ internal sealed class DatabaseRotator(SecretService secrets, ITargetDatabase dat
     {
         var pending = await ReadAsync(ctx, e.SecretId, e.ClientRequestToken, StagingLabels.Pending, "AWSPENDING", ct).ConfigureAwait(false);
         DbConnection connection;
-        try { connection = await database.OpenAsync(Login(pending), ct).ConfigureAwait(false); }
+        try { connection = await OpenAsync(Login(pending), ct).ConfigureAwait(false); }
         catch (LoginRefusedException)
         {
             throw new RotationStepException(RotationFailureKind.Transient, "the database refused the AWSPENDING login");
@@ -204,6 +204,15 @@ internal sealed class DatabaseRotator(SecretService secrets, ITargetDatabase dat
 
     // ---- helpers ----
 
+    /// <summary>Connects to the checked address of the login's host (<see cref="TargetGuard"/>).</summary>
+    private async Task<DbConnection> OpenAsync(DatabaseLogin login, CancellationToken ct)
+    {
+        var address = await TargetGuard.ResolveAsync(login.Host, ct).ConfigureAwait(false);
+        // VerifyFull checks the certificate against the host name, so it keeps the name (and its own lookup).
+        var target = options.Tls == DatabaseTls.VerifyFull ? login : login with { Host = address };
+        return await database.OpenAsync(target, ct).ConfigureAwait(false);
+    }
+
     internal static string Alternate(string username) =>
         username.EndsWith(CloneSuffix, StringComparison.Ordinal) ? username[..^CloneSuffix.Length] : username + CloneSuffix;
 
@@ -214,7 +223,7 @@ internal sealed class DatabaseRotator(SecretService secrets, ITargetDatabase dat
     {
         try
         {
-            await using var connection = (await database.OpenAsync(login, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            await using var connection = (await OpenAsync(login, ct).ConfigureAwait(false)).ConfigureAwait(false);
             return true;
         }
         catch (LoginRefusedException) { return false; }
