@@ -62,10 +62,13 @@ internal static class ServerCommand
             DefaultValueFactory = _ => LogLevel.Information,
         };
 
+        var ops = AuditServerOptions.Create();
+
         var command = new Command("server", "Run the Coffer server (AWS Secrets Manager API on an encrypted SQLite store).")
         {
             listen, dataDir, masterKeyFile, region, accountId, dev, insecure, tlsCert, tlsKey, basePath, purgeInterval, logLevel,
         };
+        ops.AddTo(command);
         command.SetAction((result, _) =>
         {
             var options = new CofferServerOptions
@@ -85,6 +88,7 @@ internal static class ServerCommand
                 BootstrapAccessKeyId = NonEmpty(Environment.GetEnvironmentVariable(BootstrapKeyIdVariable)),
                 BootstrapSecretAccessKey = NonEmpty(Environment.GetEnvironmentVariable(BootstrapSecretVariable)),
             };
+            ops.Apply(result, options);
             return CofferServer.RunAsync(options, Console.Out, Console.Error);
         });
         return command;
