@@ -58,6 +58,8 @@ public sealed partial class AwsJsonEndpoint
         var ct = http.RequestAborted;
         Operation? operation = null;
         var call = new AuditedCall(_time.GetTimestamp(), requestId);
+        // Declared outside the try: the audit record of a failed call still reads the body in the catch blocks.
+        PooledBuffer? body = null;
         try
         {
             if (!IsServedPath(http.Request))
@@ -66,7 +68,7 @@ public sealed partial class AwsJsonEndpoint
             if (target.Count != 1 || !AwsJsonOperations.ByTarget.TryGetValue(target[0]!, out operation))
                 throw ProtocolErrors.UnknownOperation();
 
-            using var body = await ReadBodyAsync(http.Request, ct).ConfigureAwait(false);
+            body = await ReadBodyAsync(http.Request, ct).ConfigureAwait(false);
             call.Body = body.WrittenMemory;
             var identity = await _verifier.VerifyAsync(http.Request, body.WrittenMemory, operation.SigningName, ct).ConfigureAwait(false);
             var context = new RequestContext(identity.Key.Principal, identity.Region, requestId,
@@ -113,6 +115,10 @@ public sealed partial class AwsJsonEndpoint
             await RecordFailureAsync(http, operation, call, ProtocolErrors.InternalServiceError, AwsErrorResponse.InternalErrorMessage).ConfigureAwait(false);
             await WriteErrorAsync(http, ProtocolErrors.InternalServiceError, AwsErrorResponse.InternalErrorMessage).ConfigureAwait(false);
             Observe(operation, call, ProtocolErrors.InternalServiceError);
+        }
+        finally
+        {
+            body?.Dispose();
         }
     }
 
