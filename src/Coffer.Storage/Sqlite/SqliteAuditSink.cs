@@ -91,7 +91,7 @@ public sealed class SqliteAuditSink : IAuditSink, IAuditReader
                 p[12].Value = (object?)r.ErrorCode ?? DBNull.Value;
                 p[13].Value = r.ReadOnly ? 1 : 0;
                 p[14].Value = (object?)r.SourceIp ?? DBNull.Value;
-                p[15].Value = r.EventJson;
+                p[15].Value = Encoding.UTF8.GetString(r.EventJson);
                 _insert.ExecuteNonQuery();
             }
             if (checkpoint is not null)
@@ -205,7 +205,7 @@ public sealed class SqliteAuditSink : IAuditSink, IAuditReader
     {
         string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
         AuditOutcomes.TryParse(r.GetString(11), out var outcome);
-        return new AuditRecord(r.GetInt64(0), r.GetString(1), r.GetString(2), (byte[])r.GetValue(15),
+        return new AuditRecord(r.GetInt64(0), r.GetString(1), r.GetString(2), Encoding.UTF8.GetBytes(r.GetString(15)),
             DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3)), r.GetString(4), r.GetString(5), r.GetString(6),
             S(7), S(8), S(9), S(10), outcome, S(12), r.GetInt64(13) != 0, S(14));
     }

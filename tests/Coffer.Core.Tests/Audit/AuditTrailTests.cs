@@ -65,7 +65,7 @@ public sealed class AuditTrailTests
             using var c = db.CreateCommand();
             c.CommandText = tampering switch
             {
-                "edit" => "UPDATE audit_event SET event_json = CAST(replace(CAST(event_json AS TEXT), 'alice', 'mallory') AS BLOB) WHERE seq = 4",
+                "edit" => "UPDATE audit_event SET event_json = replace(event_json, 'alice', 'mallory') WHERE seq = 4",
                 "delete" => "DELETE FROM audit_event WHERE seq = 7",
                 "reorder" => "UPDATE audit_event SET id = -id WHERE seq IN (8, 9); UPDATE audit_event SET id = 9 WHERE id = -8; UPDATE audit_event SET id = 8 WHERE id = -9",
                 "insert" => "INSERT INTO audit_event (seq, prev_hash, hash, event_time_ms, event_id, event_source, event_name, outcome, read_only, event_json) " +
@@ -92,7 +92,7 @@ public sealed class AuditTrailTests
         {
             read.CommandText = "SELECT id, seq, event_json FROM audit_event ORDER BY id";
             using var r = read.ExecuteReader();
-            while (r.Read()) rows.Add((r.GetInt64(0), r.GetInt64(1), (byte[])r.GetValue(2)));
+            while (r.Read()) rows.Add((r.GetInt64(0), r.GetInt64(1), System.Text.Encoding.UTF8.GetBytes(r.GetString(2))));
         }
         var prev = AuditRecord.Genesis;
         foreach (var (id, seq, json0) in rows)
@@ -103,7 +103,7 @@ public sealed class AuditTrailTests
             w.CommandText = "UPDATE audit_event SET prev_hash = $p, hash = $h, event_json = $j WHERE id = $id";
             w.Parameters.AddWithValue("$p", prev);
             w.Parameters.AddWithValue("$h", hash);
-            w.Parameters.AddWithValue("$j", json);
+            w.Parameters.AddWithValue("$j", System.Text.Encoding.UTF8.GetString(json));
             w.Parameters.AddWithValue("$id", id);
             w.ExecuteNonQuery();
             prev = hash;

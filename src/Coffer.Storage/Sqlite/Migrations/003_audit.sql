@@ -1,6 +1,6 @@
 -- The audit trail (issue 4). `id` is the storage order `coffer audit verify` walks; `seq`, `prev_hash` and
 -- `hash` are the chain (see AuditRecord). The other columns are copies of event fields for filtering;
--- event_json is the CloudTrail record exactly as hashed.
+-- event_json is the CloudTrail record exactly as hashed (UTF-8 text, so sqlite3's json functions read it).
 CREATE TABLE audit_event (
     id            INTEGER PRIMARY KEY,
     seq           INTEGER NOT NULL,
@@ -18,7 +18,7 @@ CREATE TABLE audit_event (
     error_code    TEXT,
     read_only     INTEGER NOT NULL,
     source_ip     TEXT,
-    event_json    BLOB    NOT NULL
+    event_json    TEXT    NOT NULL
 );
 CREATE INDEX audit_event_time ON audit_event (event_time_ms);
 
