@@ -62,8 +62,9 @@ public sealed partial class AwsJsonEndpoint
             await RecordAsync(http, operation, call, ReadOnlyMemory<byte>.Empty, code, message).ConfigureAwait(false);
             return (code, message);
         }
-        catch (ServiceException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // Not recorded, so not served: whatever the call's own error was, the answer is InternalServiceError.
             return (ProtocolErrors.InternalServiceError, AwsErrorResponse.InternalErrorMessage);
         }
     }

@@ -120,8 +120,10 @@ public static class AuditFields
             }
             return new RequestView(any ? output.WrittenSpan.ToArray() : null, hmacs, secretId, versionId, versionStage);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or FormatException)
         {
+            // Not JSON, invalid UTF-8, a lone surrogate: the call fails with SerializationException and its
+            // record carries no parameters.
             return default;
         }
     }
@@ -168,8 +170,10 @@ public static class AuditFields
             }
             return new ResponseView(any ? output.WrittenSpan.ToArray() : null, arns, versionId);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or FormatException)
         {
+            // Not JSON, invalid UTF-8, a lone surrogate: the call fails with SerializationException and its
+            // record carries no parameters.
             return default;
         }
     }

@@ -59,6 +59,8 @@ public sealed class AuditFieldsTests
     {
         Assert.Null(AuditFields.ReadRequest(AuditFields.For("GetSecretValue"), "{\"SecretId\":"u8, Hash).Parameters);
         Assert.Null(AuditFields.ReadRequest(AuditFields.For("GetSecretValue"), "[1,2]"u8, Hash).Parameters);
+        Assert.Null(AuditFields.ReadRequest(AuditFields.For("GetSecretValue"), [.. "{\"SecretId\":\""u8, 0xC3, 0x28, .. "\"}"u8], Hash).Parameters);
+        Assert.Null(AuditFields.ReadRequest(AuditFields.For("GetSecretValue"), """{"SecretId":"\ud800"}"""u8, Hash).Parameters);
     }
 
     [Fact]
