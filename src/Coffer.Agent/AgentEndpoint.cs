@@ -104,6 +104,7 @@ internal sealed class AgentEndpoint(SecretCache cache, SsrfToken token, AgentOpt
         }
         catch (UpstreamException e)
         {
+            log.LogDebug("Answering {Status} {Code} (upstream)", e.Status, e.Code);
             await WriteAsync(http, e.Status, JsonContentType, AgentResponse.Error(e.Code, e.Message)).ConfigureAwait(false);
             return;
         }

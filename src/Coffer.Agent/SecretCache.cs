@@ -82,7 +82,11 @@ internal sealed class SecretCache(ISecretSource source, CacheSettings settings, 
     private readonly Dictionary<CacheKey, CacheEntry> _map = [];
     private readonly LinkedList<CacheEntry> _lru = new();
     private readonly Dictionary<CacheKey, Flight> _flights = [];
-    private long _invalidationStamp;
+    // Calls under way cannot know which secret they will return, so announced changes are remembered (ARN →
+    // stamp) while any call is under way, and compared with the call's start stamp when it completes.
+    private readonly Dictionary<string, long> _changedDuringFlights = new(StringComparer.Ordinal);
+    private long _stamp;
+    private long _clearedAt;
 
     public CacheSettings Settings => settings;
 
@@ -157,7 +161,9 @@ internal sealed class SecretCache(ISecretSource source, CacheSettings settings, 
         if (set.Count == 0) return;
         lock (_gate)
         {
-            _invalidationStamp++;
+            _stamp++;
+            if (_flights.Count > 0)
+                foreach (var arn in set) _changedDuringFlights[arn] = _stamp;
             foreach (var entry in _lru)
             {
                 if (!set.Contains(entry.Arn) || entry.Invalidated) continue;
@@ -177,7 +183,7 @@ internal sealed class SecretCache(ISecretSource source, CacheSettings settings, 
     {
         lock (_gate)
         {
-            _invalidationStamp++;
+            _clearedAt = ++_stamp;
             foreach (var entry in _lru)
             {
                 entry.Evict();
@@ -191,7 +197,7 @@ internal sealed class SecretCache(ISecretSource source, CacheSettings settings, 
     private Flight StartFlight(CacheKey key)
     {
         var flight = new Flight { Task = null! };
-        flight.Task = FetchAsync(key, flight, _invalidationStamp);
+        flight.Task = FetchAsync(key, flight, _stamp);
         _flights[key] = flight;
         return flight;
     }
@@ -214,6 +220,9 @@ internal sealed class SecretCache(ISecretSource source, CacheSettings settings, 
         lock (_gate)
         {
             _flights.Remove(key);
+            var changedMeanwhile = _clearedAt > stamp
+                || (fetched is not null && _changedDuringFlights.TryGetValue(fetched.Arn, out var changedAt) && changedAt > stamp);
+            if (_flights.Count == 0) _changedDuringFlights.Clear();
             var now = time.GetUtcNow();
             _map.TryGetValue(key, out var old);
             if (fetched is not null)
@@ -225,8 +234,6 @@ internal sealed class SecretCache(ISecretSource source, CacheSettings settings, 
                     entry.Evict(); // not cached: zeroed once the waiters have written it
                     return new Outcome(entry, null, false);
                 }
-                // A change was announced while this call was under way: the answer may predate it.
-                if (stamp != _invalidationStamp) entry.Invalidated = true;
                 if (old is not null) Remove(old);
                 entry.Node = _lru.AddFirst(entry);
                 _map[key] = entry;
@@ -234,6 +241,14 @@ internal sealed class SecretCache(ISecretSource source, CacheSettings settings, 
                 {
                     Remove(_lru.Last!.Value);
                     metrics.Eviction();
+                }
+                if (changedMeanwhile && entry.Node is not null)
+                {
+                    // A change was announced while this call was under way: the answer may predate it. Its
+                    // waiters get it (they asked before the change was known); the cache asks again at once.
+                    entry.Invalidated = true;
+                    metrics.Refresh();
+                    StartFlight(key);
                 }
                 return new Outcome(entry, null, false);
             }

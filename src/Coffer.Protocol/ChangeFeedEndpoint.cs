@@ -22,7 +22,10 @@ namespace Coffer.Protocol;
 /// Any valid access key may read the feed today; when access control lands this route should require a
 /// permission of its own (it reveals which secrets change, not their values).
 /// </summary>
-public sealed class ChangeFeedEndpoint(SecretChangeFeed feed, SigV4Verifier verifier, TimeProvider time, ILogger<ChangeFeedEndpoint> log)
+/// <param name="stopping">The host's ApplicationStopping: pending long polls answer at once so that shutdown never
+/// waits for them.</param>
+public sealed class ChangeFeedEndpoint(SecretChangeFeed feed, SigV4Verifier verifier, TimeProvider time, ILogger<ChangeFeedEndpoint> log,
+    CancellationToken stopping = default)
 {
     public const string Path = "/coffer/changes";
     public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(20);
@@ -60,7 +63,7 @@ public sealed class ChangeFeedEndpoint(SecretChangeFeed feed, SigV4Verifier veri
                 if (query.TryGetValue("epoch", out var epoch) && epoch != feed.Epoch)
                     batch = new ChangeBatch(feed.Epoch, feed.LastSequence, Reset: true, []);
                 else
-                    batch = await feed.ReadAsync(after, wait, ct).ConfigureAwait(false);
+                    batch = await ReadAsync(after, wait, ct).ConfigureAwait(false);
             }
             await WriteBatchAsync(http.Response, batch, ct).ConfigureAwait(false);
         }
@@ -78,6 +81,19 @@ public sealed class ChangeFeedEndpoint(SecretChangeFeed feed, SigV4Verifier veri
             log.LogError(e, "Change feed request failed");
             if (!http.Response.HasStarted)
                 await AwsErrorResponse.WriteAsync(http.Response, ProtocolErrors.InternalServiceError, AwsErrorResponse.InternalErrorMessage, time.GetUtcNow()).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ChangeBatch> ReadAsync(long after, TimeSpan wait, CancellationToken ct)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, stopping);
+        try
+        {
+            return await feed.ReadAsync(after, wait, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            return new ChangeBatch(feed.Epoch, after, Reset: false, []);
         }
     }
 

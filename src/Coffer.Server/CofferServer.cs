@@ -85,7 +85,8 @@ public static class CofferServer
             builder.Services.AddSingleton(sp => new AwsJsonEndpoint(data.Secrets, sp.GetRequiredService<SigV4Verifier>(),
                 TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));
             builder.Services.AddSingleton(sp => new ChangeFeedEndpoint(data.Secrets.Changes, sp.GetRequiredService<SigV4Verifier>(),
-                TimeProvider.System, sp.GetRequiredService<ILogger<ChangeFeedEndpoint>>()));
+                TimeProvider.System, sp.GetRequiredService<ILogger<ChangeFeedEndpoint>>(),
+                sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
             builder.Services.AddHostedService(sp => new PurgeSweeper(data.Secrets, options.PurgeInterval, TimeProvider.System,
                 sp.GetRequiredService<ILogger<PurgeSweeper>>()));
 

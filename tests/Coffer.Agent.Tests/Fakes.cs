@@ -30,9 +30,9 @@ internal sealed class FakeSource : ISecretSource
     public async Task<FetchedSecret> GetSecretValueAsync(CacheKey key, CancellationToken ct)
     {
         Interlocked.Increment(ref Calls);
+        var version = _versions.GetOrAdd(key.SecretId, 1); // the value as of the call's start
         if (Gate is { } gate) await gate.Task.ConfigureAwait(false);
         if (Failure is { } failure) throw failure;
-        var version = _versions.GetOrAdd(key.SecretId, 1);
         return new FetchedSecret(Arn(key.SecretId), Encoding.UTF8.GetBytes($"{key.SecretId}#{version}"));
     }
 }

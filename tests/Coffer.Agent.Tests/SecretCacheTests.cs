@@ -218,13 +218,28 @@ public sealed class SecretCacheTests
         _source.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var first = Read(cache, "a");
         await Settle(() => _source.Calls == 1);
-        cache.Invalidate([FakeSource.Arn("a")]); // no entry yet; the answer under way may predate the change
-        _source.Gate.SetResult();
-        Assert.Equal("a#1", await first);
-        _source.Gate = null;
         _source.Rotate("a");
+        cache.Invalidate([FakeSource.Arn("a")]); // no entry yet; the answer under way predates the change
+        _source.Gate.SetResult();
+        Assert.Equal("a#1", await first);       // its waiter asked before the change was known
+        await Settle(() => _source.Calls == 2); // the cache asked again at once
+        for (var i = 0; i < 100 && (await Read(cache, "a")) != "a#2"; i++) await Task.Delay(5);
         Assert.Equal("a#2", await Read(cache, "a"));
         Assert.Equal(2, _source.Calls);
+    }
+
+    [Fact]
+    public async Task An_invalidation_of_another_secret_does_not_disturb_a_fetch()
+    {
+        var cache = Cache();
+        _source.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = Read(cache, "a");
+        await Settle(() => _source.Calls == 1);
+        cache.Invalidate([FakeSource.Arn("b")]);
+        _source.Gate.SetResult();
+        Assert.Equal("a#1", await first);
+        Assert.Equal("a#1", await Read(cache, "a"));
+        Assert.Equal(1, _source.Calls);
     }
 
     [Fact]
