@@ -143,20 +143,32 @@ internal sealed class AgentEndpoint(SecretCache cache, SsrfToken token, AgentOpt
         return (new CacheKey(secretId, versionId, versionStage), refreshNow, null);
     }
 
+    /// <summary>
+    /// Reads the query string as AWS's agent does (form decoding: '+' is a space, so a '+' in a name is sent as
+    /// %2B). Parsed by hand rather than through <c>Request.Query</c>: this is the cache-hit path.
+    /// </summary>
     private static (string? VersionId, string? VersionStage, bool RefreshNow, string? Error) Parameters(HttpRequest request, bool allowSecretId, ref string? secretId)
     {
         string? versionId = null, versionStage = null;
         var refreshNow = false;
-        foreach (var (name, values) in request.Query)
+        var query = request.QueryString.Value.AsSpan();
+        if (query.StartsWith('?')) query = query[1..];
+        foreach (var range in query.Split('&'))
         {
-            var value = values.Count > 0 ? values[^1] : "";
+            var pair = query[range];
+            if (pair.IsEmpty) continue;
+            var eq = pair.IndexOf('=');
+            var rawName = eq < 0 ? pair : pair[..eq];
+            var rawValue = eq < 0 ? [] : pair[(eq + 1)..];
+            var name = Decode(rawName);
+            var value = Decode(rawValue);
             switch (name)
             {
                 case "secretId" when allowSecretId: secretId = value; break;
                 case "versionId": versionId = value; break;
                 case "versionStage": versionStage = value; break;
                 case "refreshNow":
-                    switch (value?.ToLowerInvariant())
+                    switch (value.ToLowerInvariant())
                     {
                         case "true" or "1": refreshNow = true; break;
                         case "false" or "0": refreshNow = false; break;
@@ -169,18 +181,26 @@ internal sealed class AgentEndpoint(SecretCache cache, SsrfToken token, AgentOpt
         return (versionId, versionStage, refreshNow, null);
     }
 
+    private static string Decode(ReadOnlySpan<char> raw)
+    {
+        if (!raw.ContainsAny('%', '+')) return raw.ToString();
+        var text = raw.ToString().Replace('+', ' ');
+        try { return Uri.UnescapeDataString(text); }
+        catch (UriFormatException) { return text; }
+    }
+
     private static string Printable(string name) =>
         name.Length <= 64 && name.All(c => c is >= ' ' and < (char)127) ? name : "(unprintable)";
 
-    private static Task TextAsync(HttpContext http, int status, string text) =>
+    private static ValueTask TextAsync(HttpContext http, int status, string text) =>
         WriteAsync(http, status, "text/plain; charset=utf-8", Encoding.UTF8.GetBytes(text));
 
-    private static Task WriteAsync(HttpContext http, int status, string contentType, byte[] body)
+    private static ValueTask WriteAsync(HttpContext http, int status, string contentType, byte[] body)
     {
         var response = http.Response;
         response.StatusCode = status;
         response.ContentType = contentType;
         response.ContentLength = body.Length;
-        return response.Body.WriteAsync(body, 0, body.Length, http.RequestAborted);
+        return response.Body.WriteAsync(body.AsMemory(), http.RequestAborted);
     }
 }

@@ -107,8 +107,11 @@ internal sealed class SecretCache(ISecretSource source, CacheSettings settings, 
             {
                 if (now < entry.ExpiresAt)
                 {
-                    _lru.Remove(entry.Node!);
-                    _lru.AddFirst(entry.Node!);
+                    if (_lru.First != entry.Node)
+                    {
+                        _lru.Remove(entry.Node!);
+                        _lru.AddFirst(entry.Node!);
+                    }
                     entry.Acquire();
                     metrics.Hit();
                     if (now >= entry.RefreshAt && !_flights.ContainsKey(key))
