@@ -34,6 +34,10 @@ internal sealed class AgentMetrics
     /// <summary>Set by the change-feed watcher: 1 while it is connected and current.</summary>
     public int FeedConnected { get; set; }
 
+    /// <summary>Set by the change-feed watcher: the server's last change sequence it has applied.</summary>
+    public long FeedSequence { get => Interlocked.Read(ref _feedSequence); set => Interlocked.Exchange(ref _feedSequence, value); }
+    private long _feedSequence;
+
     public string ToPrometheus(int entries)
     {
         var sb = new StringBuilder(1024);
@@ -56,6 +60,7 @@ internal sealed class AgentMetrics
         Counter("coffer_agent_feed_resets_total", "Whole-cache drops because the server restarted or the feed overflowed.", FeedResets);
         Gauge("coffer_agent_cache_entries", "Entries in the cache.", entries);
         Gauge("coffer_agent_change_feed_connected", "1 while the change feed is being followed.", FeedConnected);
+        Gauge("coffer_agent_change_feed_sequence", "The server's last change sequence applied to the cache.", FeedSequence);
         return sb.ToString();
     }
 }

@@ -42,6 +42,7 @@ internal sealed class ChangeFeedWatcher(UpstreamClient upstream, SecretCache cac
                 }
                 epoch = batch.Epoch;
                 sequence = batch.Sequence;
+                metrics.FeedSequence = batch.Sequence;
                 metrics.FeedConnected = 1;
                 backoff = TimeSpan.FromMilliseconds(250);
             }

@@ -18,6 +18,7 @@ import threading
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -135,6 +136,34 @@ def start_server(data_dir: str, name: str, port: int | None = None) -> CofferSer
     return server.start(port=port)
 
 
+def feed_request(server: CofferServer, params: dict[str, str] | None = None, sign: bool = True):
+    """GET /coffer/changes on the server, signed by botocore. Returns (status, parsed JSON)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = server.endpoint + "/coffer/changes"
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    req = AWSRequest(method="GET", url=url)
+    if sign:
+        SigV4Auth(Credentials(KEY_ID, SECRET_KEY), "secretsmanager", "us-east-1").add_auth(req)
+    prepared = req.prepare()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(prepared.url, headers=dict(prepared.headers.items())), timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def caught_up(server: CofferServer, agent: CofferAgent) -> None:
+    """Waits until the agent has applied the server's change feed up to now, so that the notice of a write the
+    test just made cannot arrive in the middle of what the test counts."""
+    _, position = feed_request(server)
+    ok, _ = wait_for(lambda: agent.metric("coffer_agent_change_feed_sequence") >= position["Sequence"], timeout=10)
+    assert ok, "the agent did not catch up with the change feed"
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.05):
     """Polls until predicate() is truthy; returns (value, seconds waited)."""
     start = time.monotonic()
@@ -145,7 +174,6 @@ def wait_for(predicate, timeout: float, interval: float = 0.05):
         time.sleep(interval)
 
 
-import urllib.parse  # noqa: E402  (used by CofferAgent.secret)
 
 _state: dict[str, object] = {}
 
@@ -189,7 +217,11 @@ class AgentTestCase(unittest.TestCase):
     def create(self, value: str) -> str:
         name = coffer_harness.unique("agent/t")
         self.sm.create_secret(Name=name, SecretString=value)
+        self.agent_caught_up()
         return name
+
+    def agent_caught_up(self):
+        caught_up(self.server, self.agent)
 
 
 class SeedClientTest(AgentTestCase):
@@ -222,6 +254,7 @@ class SeedClientTest(AgentTestCase):
     def test_binary_secret(self):
         name = coffer_harness.unique("agent/bin")
         self.sm.create_secret(Name=name, SecretBinary=b"\x00\x01binary")
+        self.agent_caught_up()
         status, _, body = self.agent.secret(name)
         self.assertEqual(200, status, body)
         import base64
@@ -352,6 +385,45 @@ class InvalidationTest(AgentTestCase):
         self.assertNotIn(SECRET_KEY, self.agent.log_text())
 
 
+class ChangeFeedRouteTest(AgentTestCase):
+    """The server side: GET /coffer/changes, SigV4-signed, ARNs only."""
+
+    def feed(self, params: dict[str, str] | None = None, sign: bool = True):
+        return feed_request(self.server, params, sign)
+
+    def test_unsigned_reads_are_refused(self):
+        status, body = self.feed(sign=False)
+        self.assertEqual(403, status)
+        self.assertEqual("MissingAuthenticationTokenException", body["__type"])
+
+    def test_changes_name_arns_never_values(self):
+        status, start = self.feed()
+        self.assertEqual(200, status)
+        self.assertFalse(start["Reset"])
+        name = self.create("feed-value-" + uuid.uuid4().hex)
+        status, batch = self.feed({"after": str(start["Sequence"]), "epoch": start["Epoch"], "wait": "5"})
+        self.assertEqual(200, status)
+        arn = self.sm.describe_secret(SecretId=name)["ARN"]
+        self.assertIn(arn, batch["Arns"])
+        self.assertGreater(batch["Sequence"], start["Sequence"])
+        self.assertNotIn("feed-value", json.dumps(batch))
+
+    def test_another_epoch_gets_a_reset(self):
+        status, batch = self.feed({"after": "0", "epoch": "not-this-server"})
+        self.assertEqual(200, status)
+        self.assertTrue(batch["Reset"])
+
+    def test_a_quiet_feed_answers_after_the_wait(self):
+        _, start = self.feed()
+        t0 = time.monotonic()
+        status, batch = self.feed({"after": str(start["Sequence"]), "epoch": start["Epoch"], "wait": "1"})
+        self.assertEqual(200, status)
+        self.assertEqual(([], start["Sequence"], False), (batch["Arns"], batch["Sequence"], batch["Reset"]))
+        self.assertGreater(time.monotonic() - t0, 0.9)
+        status, batch = self.feed({"after": str(start["Sequence"] + 10**6), "epoch": start["Epoch"]})
+        self.assertTrue(batch["Reset"])  # a sequence from the future: the reader lost track
+
+
 class OutageTest(unittest.TestCase):
     """Its own server and agent (TTL 1 s, 3 s maximum staleness), so stopping the server disturbs no other test."""
 
@@ -375,6 +447,7 @@ class OutageTest(unittest.TestCase):
     def test_ttl_expiry_refetches(self):
         name = coffer_harness.unique("agent/ttl")
         self.sm.create_secret(Name=name, SecretString="ttl")
+        caught_up(self.server, self.agent)
         self.agent.value(name)
         before = self.agent.upstream_calls()
         self.agent.value(name)
