@@ -89,6 +89,7 @@ start agent-4k "$repo/coffer" agent --config "$out/agent.toml" --endpoint-url "$
 big_pgid="$started_pid"
 small_port="$(free_port)"
 start agent-s "$repo/coffer" agent --config "$out/agent.toml" --endpoint-url "$server" --port "$small_port"
+small_pid="$started_pid"
 wait_http "http://127.0.0.1:$big_port/ping" 60
 wait_http "http://127.0.0.1:$small_port/ping" 60
 big_pid="$big_pgid"
@@ -96,6 +97,7 @@ idle_rss="$(rss_kib "$big_pid")"
 
 raw_port="$(free_port)"
 start raw dotnet "$rawkestrel" --listen "127.0.0.1:$raw_port"
+raw_pid="$started_pid"
 wait_http "http://127.0.0.1:$raw_port/" 60
 
 # Fill the 4 KiB agent: every secret once.
@@ -105,16 +107,16 @@ $loadgen agent-get --endpoint "http://127.0.0.1:$big_port/" --secrets 1000 --pre
 run() { # LABEL ARGS...
   local label="$1"; shift
   $loadgen "$@" --connections "$connections" --warmup "$warmup" --duration "$duration" --label "$label" --json "$out/$label.json" >/dev/null
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%-12s %10.0f req/s   p50 %6.3f ms   p99 %6.3f ms   errors %d" % (d["label"], d["requestsPerSecond"], d["latencyMs"]["p50"], d["latencyMs"]["p99"], d["errors"]))' "$out/$label.json"
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%-12s %10.0f req/s   p50 %6.3f ms   p99 %6.3f ms   server %5.1f µs/req   errors %d   load %s" % (d["label"], d["requestsPerSecond"], d["latencyMs"]["p50"], d["latencyMs"]["p99"], d["cpu"]["serverMicrosecondsPerRequest"], d["errors"], open("/proc/loadavg").read().split()[0]))' "$out/$label.json"
   cp "$out/$label.json" "$out/all-$label.json"
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $(dotnet --version) SDK"
-echo "connections $connections, warm-up ${warmup} s, measured ${duration} s, $rounds rounds"
+echo "connections $connections, warm-up ${warmup} s, measured ${duration} s, $rounds rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$rounds"); do
-  run "raw-r$r" raw --method GET --endpoint "http://127.0.0.1:$raw_port/" --token "$AWS_TOKEN"
-  run "agent-s-r$r" agent-get --endpoint "http://127.0.0.1:$small_port/" --secrets 1 --prefix bench/agent-s-
-  run "agent-4k-r$r" agent-get --endpoint "http://127.0.0.1:$big_port/" --secrets 1000 --prefix bench/agent-4k-
+  run "raw-r$r" raw --method GET --endpoint "http://127.0.0.1:$raw_port/" --token "$AWS_TOKEN" --server-pids "$raw_pid"
+  run "agent-s-r$r" agent-get --endpoint "http://127.0.0.1:$small_port/" --secrets 1 --prefix bench/agent-s- --server-pids "$small_pid"
+  run "agent-4k-r$r" agent-get --endpoint "http://127.0.0.1:$big_port/" --secrets 1000 --prefix bench/agent-4k- --server-pids "$big_pid"
 done
 
 python3 - "$out" "$rounds" <<'PY'
@@ -123,10 +125,11 @@ out, rounds = sys.argv[1], int(sys.argv[2])
 def load(name): return [json.load(open(os.path.join(out, f"{name}-r{r}.json"))) for r in range(1, rounds + 1)]
 raw, small, big = load("raw"), load("agent-s"), load("agent-4k")
 def med(rs, f): return statistics.median(f(d) for d in rs)
-rps = lambda d: d["requestsPerSecond"]; p99 = lambda d: d["latencyMs"]["p99"]
+rps = lambda d: d["requestsPerSecond"]; p99 = lambda d: d["latencyMs"]["p99"]; cpu = lambda d: d["cpu"]["serverMicrosecondsPerRequest"]
 print()
 for name, rs in (("raw", raw), ("agent-s", small), ("agent-4k", big)):
-    print("%-9s median %10.0f req/s  p99 %6.3f ms" % (name, med(rs, rps), med(rs, p99)))
+    print("%-9s median %10.0f req/s  p99 %6.3f ms  server CPU %5.1f µs/request" % (name, med(rs, rps), med(rs, p99), med(rs, cpu)))
+print("server CPU per request, agent-s / raw: %.3f   agent-4k / raw: %.3f" % (med(small, cpu) / med(raw, cpu), med(big, cpu) / med(raw, cpu)))
 print("agent-s / raw:  throughput %.3f  p99 %.3f  (per round: %s)" % (
     med(small, rps) / med(raw, rps), med(small, p99) / med(raw, p99),
     ", ".join("%.3f/%.3f" % (s["requestsPerSecond"] / r["requestsPerSecond"], s["latencyMs"]["p99"] / r["latencyMs"]["p99"]) for s, r in zip(small, raw))))
