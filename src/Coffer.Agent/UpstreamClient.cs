@@ -226,7 +226,8 @@ internal static class AgentResponse
     public static byte[] Error(string code, string message)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
-        using (var json = new Utf8JsonWriter(buffer))
+        // Relaxed escaping: "can't" stays as AWS writes it (the body is JSON for programs, never HTML).
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteString("__type", code);

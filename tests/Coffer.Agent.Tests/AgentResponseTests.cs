@@ -23,6 +23,6 @@ public sealed class AgentResponseTests
     public void Errors_use_a_lower_case_message()
     {
         var body = Encoding.UTF8.GetString(AgentResponse.Error("ResourceNotFoundException", "Secrets Manager can't find the specified secret."));
-        Assert.Equal("""{"__type":"ResourceNotFoundException","message":"Secrets Manager can\u0027t find the specified secret."}""", body);
+        Assert.Equal("""{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}""", body);
     }
 }
