@@ -97,16 +97,19 @@ internal sealed class AgentEndpoint(SecretCache cache, SsrfToken token, AgentOpt
             await TextAsync(http, 400, query.Error).ConfigureAwait(false);
             return;
         }
-        CacheLease lease;
-        try
+        var key = query.Key!.Value;
+        if (query.RefreshNow || !cache.TryGet(key, out var lease))
         {
-            lease = await cache.GetAsync(query.Key!.Value, query.RefreshNow, http.RequestAborted).ConfigureAwait(false);
-        }
-        catch (UpstreamException e)
-        {
-            log.LogDebug("Answering {Status} {Code} (upstream)", e.Status, e.Code);
-            await WriteAsync(http, e.Status, JsonContentType, AgentResponse.Error(e.Code, e.Message)).ConfigureAwait(false);
-            return;
+            try
+            {
+                lease = await cache.GetAsync(key, query.RefreshNow, http.RequestAborted).ConfigureAwait(false);
+            }
+            catch (UpstreamException e)
+            {
+                log.LogDebug("Answering {Status} {Code} (upstream)", e.Status, e.Code);
+                await WriteAsync(http, e.Status, JsonContentType, AgentResponse.Error(e.Code, e.Message)).ConfigureAwait(false);
+                return;
+            }
         }
         try
         {
@@ -201,6 +204,8 @@ internal sealed class AgentEndpoint(SecretCache cache, SsrfToken token, AgentOpt
         response.StatusCode = status;
         response.ContentType = contentType;
         response.ContentLength = body.Length;
-        return response.Body.WriteAsync(body.AsMemory(), http.RequestAborted);
+        // No RequestAborted here: touching it costs every request a token; Kestrel ends writes to a closed
+        // connection by itself.
+        return response.Body.WriteAsync(body.AsMemory());
     }
 }
