@@ -68,7 +68,7 @@ public sealed partial class AwsJsonEndpoint
             using var body = await ReadBodyAsync(http.Request, ct).ConfigureAwait(false);
             var identity = await _verifier.VerifyAsync(http.Request, body.WrittenMemory, operation.SigningName, ct).ConfigureAwait(false);
             var context = new RequestContext(identity.Key.Principal, identity.Region, requestId,
-                http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString());
+                http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString(), http.Request.IsHttps);
 
             using var output = new PooledBuffer();
             await operation.Invoke(_services, context, body.WrittenMemory, output, ct).ConfigureAwait(false);

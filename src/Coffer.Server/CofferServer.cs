@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Coffer.Protocol;
+using Coffer.Protocol.Query;
 using Coffer.Protocol.SigV4;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -84,14 +85,19 @@ public static class CofferServer
             builder.Services.AddSingleton(new SigV4Verifier(data.AccessKeys, TimeProvider.System));
             builder.Services.AddSingleton(sp => new AwsJsonEndpoint(data.Secrets, sp.GetRequiredService<SigV4Verifier>(),
                 TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));
+            builder.Services.AddSingleton(sp => new QueryEndpoint(data.Iam, sp.GetRequiredService<SigV4Verifier>(),
+                TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>()));
             builder.Services.AddHostedService(sp => new PurgeSweeper(data.Secrets, options.PurgeInterval, TimeProvider.System,
                 sp.GetRequiredService<ILogger<PurgeSweeper>>()));
 
             var app = builder.Build();
             var aws = app.Services.GetRequiredService<AwsJsonEndpoint>();
+            var query = app.Services.GetRequiredService<QueryEndpoint>();
             app.UseRouting();
             // Routed requests (the health checks) go on to their endpoints; everything else is the AWS protocol.
-            app.Use((context, next) => context.GetEndpoint() is null ? aws.HandleAsync(context) : next(context));
+            // IAM and STS (AWS Query protocol: form-encoded POST without X-Amz-Target) go to the Query endpoint.
+            app.Use((context, next) => context.GetEndpoint() is not null ? next(context)
+                : QueryEndpoint.Accepts(context.Request) ? query.HandleAsync(context) : aws.HandleAsync(context));
             app.MapGet("/health/live", () => Results.Json(new HealthStatus("live"), HealthJsonContext.Default.HealthStatus));
             app.MapGet("/health/ready", async (CancellationToken ct) => await data.IsReadyAsync(ct).ConfigureAwait(false)
                 ? Results.Json(new HealthStatus("ready"), HealthJsonContext.Default.HealthStatus)

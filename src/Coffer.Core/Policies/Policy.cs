@@ -288,6 +288,8 @@ public sealed class PolicyStatementRule
 
     public int Index { get; }
     public string? Sid { get; }
+    /// <summary>The AWS principals named (ARNs and account ids), for findings.</summary>
+    public IReadOnlyList<string> PrincipalArns => _principals;
     public bool IsAllow { get; }
     public bool NotAction { get; }
     public bool NotResource { get; }
