@@ -1,9 +1,10 @@
 using System.CommandLine;
 using Coffer.Cli;
 
-// `coffer`: wiring only. Subcommands: server (this issue); agent and admin come later.
+// `coffer`: wiring only. Subcommands: server, admin (docs/access-control.md); agent comes later.
 var root = new RootCommand("Coffer: a self-hosted secrets manager that speaks the AWS Secrets Manager API.");
 root.Subcommands.Add(ServerCommand.Create());
+root.Subcommands.Add(AdminCommand.Create());
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration
 {
     // The server's host handles SIGINT/SIGTERM itself and shuts down gracefully.

@@ -302,6 +302,40 @@ class Boto3Flows(unittest.TestCase):
         self.assertEqual(error_code(lambda: client("secretsmanager", forged).list_secrets())[0], "UnrecognizedClientException")
 
 
+class CofferAdmin(unittest.TestCase):
+    """`coffer admin` against the running server with the administrator's credentials."""
+
+    def admin(self, *args):
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
+        return subprocess.run(coffer_harness.coffer_command() + ["admin", "--endpoint-url", server().endpoint, *args],
+                              env=env, capture_output=True, text=True, timeout=60, cwd=coffer_harness.REPO_ROOT)
+
+    def test_create_principal_can_and_revoke(self):
+        name = coffer_harness.unique("adm")
+        sm = client("secretsmanager")
+        sm.create_secret(Name=f"{name}/db", SecretString="db-value")
+        other = sm.create_secret(Name=f"{name}/other", SecretString="o")
+        created = self.admin("create-principal", name, "--secret", f"{name}/db")
+        self.assertEqual(created.returncode, 0, created.stderr)
+        lines = dict(line.split(" = ") for line in created.stdout.splitlines() if " = " in line)
+        key = {"AccessKeyId": lines["aws_access_key_id"], "SecretAccessKey": lines["aws_secret_access_key"]}
+        SEEN_SECRETS.append(key["SecretAccessKey"])
+        self.assertEqual(client("secretsmanager", key).get_secret_value(SecretId=f"{name}/db")["SecretString"], "db-value")
+        self.assertEqual(error_code(lambda: client("secretsmanager", key).get_secret_value(SecretId=other["ARN"]))[0], "AccessDeniedException")
+
+        allowed = self.admin("can", name, "secretsmanager:GetSecretValue", f"{name}/db")
+        self.assertEqual(allowed.returncode, 0, allowed.stderr)
+        self.assertIn("ALLOWED", allowed.stdout)
+        self.assertIn("coffer-admin-scoped statement 0", allowed.stdout)
+        denied = self.admin("can", name, "secretsmanager:PutSecretValue", f"{name}/db")
+        self.assertEqual(denied.returncode, 3)
+        self.assertIn("DENIED (implicitDeny)", denied.stdout)
+
+        revoked = self.admin("revoke-key", name, key["AccessKeyId"])
+        self.assertEqual(revoked.returncode, 0, revoked.stderr)
+        self.assertEqual(error_code(lambda: client("secretsmanager", key).list_secrets())[0], "UnrecognizedClientException")
+
+
 class Expiry(unittest.TestCase):
     """Temporary credentials stop working at their expiry (a server whose sessions last 3 s)."""
 
