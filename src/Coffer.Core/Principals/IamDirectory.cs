@@ -287,11 +287,11 @@ public sealed partial class IamDirectory
         _policies.TryRemove(p.Arn, out _);
     }, ct);
 
-    public Task<IamPolicyVersion> CreatePolicyVersionAsync(string arn, string document, bool setAsDefault, CancellationToken ct)
+    public async Task<IamPolicyVersion> CreatePolicyVersionAsync(string arn, string document, bool setAsDefault, CancellationToken ct)
     {
         Policy.Parse(document, PolicyKind.Identity, arn);
         IamPolicyVersion? created = null;
-        return ChangeAsync(() =>
+        await ChangeAsync(() =>
         {
             var p = Copy(RequirePolicy(arn));
             if (p.Versions.Count >= MaxPolicyVersions)
@@ -302,7 +302,8 @@ public sealed partial class IamDirectory
             if (setAsDefault) p.DefaultVersionId = created.VersionId;
             p.UpdateDate = created.CreateDate;
             return p;
-        }, SavePolicy, ct).ContinueWith(_ => created!, ct, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        }, SavePolicy, ct).ConfigureAwait(false);
+        return created!;
     }
 
     public Task SetDefaultPolicyVersionAsync(string arn, string versionId, CancellationToken ct) => ChangeAsync(() =>
