@@ -377,6 +377,8 @@ public sealed partial class SecretService
         {
             Validation.SecretId(request.SecretId);
             secret = await ResolveAuthorizedAsync(ctx, request.SecretId, "secretsmanager:ValidateResourcePolicy", null, ct).ConfigureAwait(false);
+            // Spec §8: validating a secret's policy needs PutResourcePolicy on it as well.
+            Authorize(ctx, "secretsmanager:PutResourcePolicy", secret, request.SecretId);
         }
         else Authorize(ctx, "secretsmanager:ValidateResourcePolicy");
         var document = Policy.Parse(policy, PolicyKind.Resource, "resource policy");
