@@ -5,6 +5,7 @@ using Coffer.Cli;
 var root = new RootCommand("Coffer: a self-hosted secrets manager that speaks the AWS Secrets Manager API.");
 root.Subcommands.Add(ServerCommand.Create());
 root.Subcommands.Add(AdminCommand.Create());
+root.Subcommands.Add(RotationCommand.Create());
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration
 {
     // The server's host handles SIGINT/SIGTERM itself and shuts down gracefully.

@@ -87,6 +87,8 @@ public static class CofferServer
                 TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));
             builder.Services.AddSingleton(sp => new QueryEndpoint(data.Iam, sp.GetRequiredService<SigV4Verifier>(),
                 TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>()));
+            builder.Services.AddHostedService(sp => RotationHost.Create(data.Secrets, options.Rotation, TimeProvider.System,
+                sp.GetRequiredService<ILoggerFactory>()));
             builder.Services.AddHostedService(sp => new PurgeSweeper(data.Secrets, options.PurgeInterval, TimeProvider.System,
                 sp.GetRequiredService<ILogger<PurgeSweeper>>()));
 

@@ -17,6 +17,18 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
     private static readonly Policy AdministratorPolicy = Policy.Parse(
         """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}""", PolicyKind.Identity, "administrator (full access)");
 
+    /// <summary>
+    /// What the built-in rotation functions may do (the analogue of a rotation Lambda's execution role, as AWS's
+    /// rotation templates grant it): read and label versions, write the pending one, generate passwords.
+    /// </summary>
+    private static readonly Policy RotationPolicy = Policy.Parse("""
+        {"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["secretsmanager:DescribeSecret","secretsmanager:GetSecretValue",
+         "secretsmanager:PutSecretValue","secretsmanager:UpdateSecretVersionStage","secretsmanager:GetRandomPassword"],"Resource":"*"}}
+        """, PolicyKind.Identity, "built-in rotation role coffer-rotation");
+
+    /// <summary>The role name of the built-in rotation principal (reserved: IAM refuses to create it).</summary>
+    public const string RotationRoleName = "coffer-rotation";
+
     private readonly ConcurrentDictionary<string, PrincipalPolicies> _cache = new(StringComparer.Ordinal);
 
     public IamDirectory Directory => directory;
@@ -58,6 +70,10 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
         PrincipalPolicies built;
         if (caller.IsAdministrator)
             return new PrincipalPolicies(generation, [AdministratorPolicy], new Dictionary<string, string>(), caller.UserId);
+        // The rotation runner's in-process principal (SecretService.RotationContext): no access key, the reserved role ARN.
+        if (caller.AccessKeyId is null && caller.Kind == PrincipalKind.User
+            && caller.Arn == $"arn:aws:iam::{caller.AccountId}:role/{RotationRoleName}")
+            return new PrincipalPolicies(generation, [RotationPolicy], new Dictionary<string, string>(), caller.UserId);
         if (caller.Kind == PrincipalKind.AssumedRole && caller.RoleArn is { } roleArn)
         {
             var role = directory.FindRole(roleArn[(roleArn.LastIndexOf('/') + 1)..]);

@@ -215,6 +215,8 @@ public sealed partial class IamDirectory
     {
         CheckName(roleName, "roleName");
         path = CheckPath(path);
+        if (string.Equals(roleName, AccessControl.RotationRoleName, StringComparison.OrdinalIgnoreCase))
+            throw IamErrors.EntityAlreadyExists($"Role with name {roleName} already exists.");
         Policy.Parse(trustPolicy, PolicyKind.Trust, "trust policy");
         if (maxSessionDuration is { } m && (m < 3600 || m > 43200))
             throw IamErrors.Validation("1 validation error detected: Value at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200");

@@ -78,6 +78,7 @@ public sealed partial class SecretService
         return WriteAsync(tx =>
         {
             var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:PutSecretValue");
+            CheckRotationToken(secret, request.RotationToken);
             var existing = secret.FindVersion(token);
             if (existing is not null)
             {
