@@ -1,9 +1,10 @@
 using System.CommandLine;
 using Coffer.Cli;
 
-// `coffer`: wiring only. Subcommands: server, agent; admin comes later.
+// `coffer`: wiring only. Subcommands: server, admin, rotation, audit, agent.
 var root = new RootCommand("Coffer: a self-hosted secrets manager that speaks the AWS Secrets Manager API.");
 root.Subcommands.Add(ServerCommand.Create());
+root.Subcommands.Add(AdminCommand.Create());
 root.Subcommands.Add(RotationCommand.Create());
 root.Subcommands.Add(AuditCommand.Create());
 root.Subcommands.Add(AgentCommand.Create());

@@ -72,7 +72,7 @@ public sealed partial class AwsJsonEndpoint
             call.Body = body.WrittenMemory;
             var identity = await _verifier.VerifyAsync(http.Request, body.WrittenMemory, operation.SigningName, ct).ConfigureAwait(false);
             var context = new RequestContext(identity.Key.Principal, identity.Region, requestId,
-                http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString());
+                http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString(), http.Request.IsHttps);
             call.Context = context;
             await BeforeInvokeAsync(operation, call).ConfigureAwait(false);
 

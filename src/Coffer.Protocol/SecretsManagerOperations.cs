@@ -68,7 +68,11 @@ internal static class SecretsManagerOperations
         yield return Op("UpdateSecretVersionStage", Json.UpdateSecretVersionStageRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.UpdateSecretVersionStageAsync(c, r, ct));
         yield return Op("DeleteSecret", Json.DeleteSecretRequest, Json.DeleteSecretResult, (s, c, r, ct) => s.DeleteSecretAsync(c, r, ct));
         yield return Op("RestoreSecret", Json.SecretIdRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.RestoreSecretAsync(c, r, ct));
-        yield return Op("GetRandomPassword", Json.GetRandomPasswordRequest, Json.GetRandomPasswordResult, (s, c, r, ct) => Task.FromResult(s.GetRandomPassword(r)));
+        yield return Op("GetRandomPassword", Json.GetRandomPasswordRequest, Json.GetRandomPasswordResult, (s, c, r, ct) =>
+        {
+            s.Authorize(c, "secretsmanager:GetRandomPassword");
+            return Task.FromResult(s.GetRandomPassword(r));
+        });
         yield return NoOutput("TagResource", Json.TagResourceRequest, (s, c, r, ct) => s.TagResourceAsync(c, r, ct));
         yield return NoOutput("UntagResource", Json.UntagResourceRequest, (s, c, r, ct) => s.UntagResourceAsync(c, r, ct));
         yield return Op("PutResourcePolicy", Json.PutResourcePolicyRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.PutResourcePolicyAsync(c, r, ct));

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Coffer.Protocol;
+using Coffer.Protocol.Query;
 using Coffer.Protocol.SigV4;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -84,6 +85,8 @@ public static class CofferServer
             builder.Services.AddSingleton(TimeProvider.System);
             builder.Services.AddSingleton(data.Secrets);
             builder.Services.AddSingleton(new SigV4Verifier(data.AccessKeys, TimeProvider.System));
+            builder.Services.AddSingleton(sp => new QueryEndpoint(data.Iam, sp.GetRequiredService<SigV4Verifier>(),
+                TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>()));
             builder.Services.AddHostedService(sp => RotationHost.Create(data.Secrets, options.Rotation, TimeProvider.System,
                 sp.GetRequiredService<ILoggerFactory>()));
             builder.Services.AddSingleton(sp => new AwsJsonEndpoint(
@@ -97,9 +100,12 @@ public static class CofferServer
 
             var app = builder.Build();
             var aws = app.Services.GetRequiredService<AwsJsonEndpoint>();
+            var query = app.Services.GetRequiredService<QueryEndpoint>();
             app.UseRouting();
             // Routed requests (the health checks) go on to their endpoints; everything else is the AWS protocol.
-            app.Use((context, next) => context.GetEndpoint() is null ? aws.HandleAsync(context) : next(context));
+            // IAM and STS (AWS Query protocol: form-encoded POST without X-Amz-Target) go to the Query endpoint.
+            app.Use((context, next) => context.GetEndpoint() is not null ? next(context)
+                : QueryEndpoint.Accepts(context.Request) ? query.HandleAsync(context) : aws.HandleAsync(context));
             // The change feed a `coffer agent` long-polls (docs/agent.md); SigV4-signed, outside the X-Amz-Target table.
             var changes = app.Services.GetRequiredService<ChangeFeedEndpoint>();
             app.MapGet(ChangeFeedEndpoint.Path, changes.HandleAsync);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Coffer.Core.Policies;
 using Coffer.Core.Principals;
 using Coffer.Core.Secrets;
 using Coffer.Crypto;
@@ -22,16 +23,30 @@ internal sealed class DataDirectory : IAsyncDisposable
     private static ReadOnlySpan<byte> CheckPlaintext => "coffer master key check v1"u8;
     private static ReadOnlySpan<byte> CheckAad => "setting:master-key-check"u8;
 
-    private DataDirectory(string path, SqliteStore store, MasterKey masterKey, EnvelopeCipher cipher, string accountId)
+    private DataDirectory(string path, SqliteStore store, MasterKey masterKey, EnvelopeCipher cipher, string accountId, IamDirectory iamDirectory)
     {
         Path = path;
         Store = store;
         MasterKey = masterKey;
         Cipher = cipher;
         AccountId = accountId;
-        AccessKeys = new AccessKeyService(store, cipher, accountId, TimeProvider.System);
-        Secrets = new SecretService(store, cipher, accountId, TimeProvider.System, new SecretsOptions());
+        // Identity and access (docs/access-control.md): temporary credentials, policies, enforcement on every action.
+        var sessions = new SessionTokens(cipher, TimeProvider.System) { LifetimeOverride = TestSessionLifetime() };
+        AccessKeys = new AccessKeyService(store, cipher, accountId, TimeProvider.System) { Sessions = sessions };
+        Access = new AccessControl(iamDirectory, TimeProvider.System);
+        Iam = new IamService(iamDirectory, Access, AccessKeys, store, sessions);
+        Secrets = new SecretService(store, cipher, accountId, TimeProvider.System, new SecretsOptions()) { Access = Access };
     }
+
+    /// <summary>
+    /// COFFER_TEST_SESSION_LIFETIME_SECONDS (tests only): every issued session lasts this many seconds, whatever
+    /// DurationSeconds asked for, so that expiry can be tested end to end without waiting 15 minutes.
+    /// </summary>
+    private static TimeSpan? TestSessionLifetime() =>
+        int.TryParse(Environment.GetEnvironmentVariable("COFFER_TEST_SESSION_LIFETIME_SECONDS"), out var s) && s > 0 ? TimeSpan.FromSeconds(s) : null;
+
+    public AccessControl Access { get; }
+    public IamService Iam { get; }
 
     public string Path { get; }
     public SqliteStore Store { get; }
@@ -84,7 +99,8 @@ internal sealed class DataDirectory : IAsyncDisposable
                     "point --master-key-file (or COFFER_MASTER_KEY_FILE) at the key this data was written with.");
 
             var accountId = await AccountIdAsync(store, options.AccountId, ct).ConfigureAwait(false);
-            var data = new DataDirectory(path, store, masterKey, cipher, accountId);
+            var iamDirectory = await IamDirectory.LoadAsync(store, accountId, TimeProvider.System, ct).ConfigureAwait(false);
+            var data = new DataDirectory(path, store, masterKey, cipher, accountId, iamDirectory);
             await data.BootstrapAdministratorAsync(options, log, ct).ConfigureAwait(false);
             return data;
         }

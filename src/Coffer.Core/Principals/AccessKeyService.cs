@@ -15,7 +15,52 @@ public sealed class AccessKeyService(IAccountStore store, EnvelopeCipher cipher,
     public static readonly TimeSpan CacheTtl = TimeSpan.FromSeconds(5);
     private readonly ConcurrentDictionary<string, (AccessKey? Key, long ExpiresAt)> _cache = new(StringComparer.Ordinal);
 
+    private readonly ConcurrentDictionary<string, (AccessKey Key, long ExpiresMs)> _sessions = new(StringComparer.Ordinal);
+
     public string AccountId => accountId;
+
+    /// <summary>Issues and opens temporary credentials; null until IAM is set up (then any session token is refused).</summary>
+    public SessionTokens? Sessions { get; init; }
+
+    /// <summary>
+    /// Resolves temporary credentials (an ASIA… key id with its session token). Null when the token is not one
+    /// Coffer issued for this key id; throws ExpiredToken once it has expired. Opened tokens are cached (the
+    /// expiry is checked on every call).
+    /// </summary>
+    public AccessKey? FindSession(string accessKeyId, string sessionToken)
+    {
+        if (Sessions is null) return null;
+        var nowMs = Sessions.Time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (_sessions.TryGetValue(sessionToken, out var hit) && hit.Key.AccessKeyId == accessKeyId)
+        {
+            if (nowMs >= hit.ExpiresMs) throw IamErrors.ExpiredToken();
+            return hit.Key;
+        }
+        var claims = Sessions.Open(accessKeyId, sessionToken);
+        if (claims is null) return null;
+        var policy = claims.SessionPolicy is null ? null : Policies.Policy.Parse(claims.SessionPolicy, Policies.PolicyKind.Session, "session policy");
+        var principal = new Principal(claims.Arn, accountId, claims.UserId, claims.Name, claims.AccessKeyId,
+            IsAdministrator: claims.Kind == PrincipalKind.User && claims.Name == AdministratorName, claims.Kind, claims.RoleArn, policy, DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresMs));
+        var key = new AccessKey(claims.AccessKeyId, Encoding.UTF8.GetBytes(claims.SecretAccessKey), principal);
+        if (_sessions.Count > 10_000) _sessions.Clear();
+        _sessions[sessionToken] = (key, claims.ExpiresMs);
+        return key;
+    }
+
+    /// <summary>Creates a key for an IAM user; the secret is returned once and stored only sealed.</summary>
+    public async Task<(AccessKeyRecord Record, string SecretAccessKey)> CreateUserKeyAsync(string userName, string userArn, CancellationToken ct)
+    {
+        var (id, secret) = NewKeyPair();
+        var blob = cipher.Seal(Encoding.UTF8.GetBytes(secret), Aad(id));
+        var record = new AccessKeyRecord(id, blob, userName, userArn, "Active",
+            DateTimeOffset.FromUnixTimeSeconds(time.GetUtcNow().ToUnixTimeSeconds()));
+        if (!await store.InsertAccessKeyAsync(record, ct).ConfigureAwait(false))
+            throw new InvalidOperationException("Access key id collision.");
+        return (record, secret);
+    }
+
+    /// <summary>Drops a cached key so that a revocation (delete, deactivate) takes effect at once in this process.</summary>
+    public void Forget(string accessKeyId) => _cache.TryRemove(accessKeyId, out _);
 
     /// <summary>Returns null for an unknown or inactive key.</summary>
     public async ValueTask<AccessKey?> FindAsync(string accessKeyId, CancellationToken ct)

@@ -61,7 +61,10 @@ public sealed partial class SecretService
 
         var result = await WriteAsync(tx =>
         {
-            var secret = ResolveForWrite(tx, ctx.Region, secretId);
+            var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:RotateSecret", Keys(
+                ("secretsmanager:RotationLambdaARN", requestedFunction),
+                ("secretsmanager:RotateImmediately", immediately ? "true" : "false"),
+                ("secretsmanager:ModifyRotationRules", rules is not null ? "true" : "false")));
             if (secret.OwningService is not null)
                 throw ServiceException.InvalidRequest($"You can't modify this secret because it's managed by {secret.OwningService}.");
             // A replayed request (same token) changes nothing and answers as the first did.
@@ -97,7 +100,9 @@ public sealed partial class SecretService
         var secretId = Validation.SecretId(request.SecretId);
         return WriteAsync(tx =>
         {
-            var secret = Resolve(tx, ctx.Region, secretId) ?? throw ServiceException.ResourceNotFound();
+            var found = Resolve(tx, ctx.Region, secretId);
+            Authorize(ctx, "secretsmanager:CancelRotateSecret", found, secretId);
+            var secret = found ?? throw ServiceException.ResourceNotFound();
             if (secret.RotationLambdaArn is null && secret.RotationEnabled is null)
                 throw ServiceException.InvalidRequest(
                     "You tried to enable rotation on a secret that doesn't already have a Lambda function ARN configured and you didn't include such an ARN as a parameter in this call.");

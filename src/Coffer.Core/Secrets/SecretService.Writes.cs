@@ -16,6 +16,10 @@ public sealed partial class SecretService
         Validation.Tags(request.Tags, options.MaxTagsPerSecret);
         if (request.AddReplicaRegions is { Count: > 0 })
             throw ServiceException.InvalidRequest("Coffer does not support replica regions yet.");
+        var createKeys = TagKeys(Keys(("secretsmanager:Name", name), ("secretsmanager:Description", request.Description),
+            ("secretsmanager:KmsKeyId", request.KmsKeyId), ("secretsmanager:Type", request.Type)), request.Tags, requestTags: true);
+        Authorize(ctx, "secretsmanager:CreateSecret", null, name, createKeys);
+        if (request.Tags is { Count: > 0 }) Authorize(ctx, "secretsmanager:TagResource", null, name, createKeys);
 
         return WriteAsync(tx =>
         {
@@ -73,7 +77,7 @@ public sealed partial class SecretService
 
         return WriteAsync(tx =>
         {
-            var secret = ResolveForWrite(tx, ctx.Region, secretId);
+            var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:PutSecretValue");
             CheckRotationToken(secret, request.RotationToken);
             var existing = secret.FindVersion(token);
             if (existing is not null)
@@ -116,7 +120,8 @@ public sealed partial class SecretService
 
         return WriteAsync(tx =>
         {
-            var secret = ResolveForWrite(tx, ctx.Region, secretId);
+            var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:UpdateSecret", Keys(("secretsmanager:Description", request.Description),
+                ("secretsmanager:KmsKeyId", request.KmsKeyId), ("secretsmanager:Type", request.Type)));
             if (secret.OwningService is not null)
                 throw ServiceException.InvalidRequest($"You can't modify this secret because it's managed by {secret.OwningService}.");
             if (token is not null && secret.FindVersion(token) is { } replay)
@@ -148,7 +153,7 @@ public sealed partial class SecretService
 
         return WriteAsync(tx =>
         {
-            var secret = ResolveForWrite(tx, ctx.Region, secretId);
+            var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:UpdateSecretVersionStage", Keys(("secretsmanager:VersionStage", stage)));
             var holder = secret.FindByStage(stage);
             var changed = new HashSet<SecretVersion>(ReferenceEqualityComparer.Instance);
             if (request.MoveToVersionId is { } moveTo)
@@ -211,6 +216,9 @@ public sealed partial class SecretService
         {
             var now = Now();
             var secret = Resolve(tx, ctx.Region, secretId);
+            Authorize(ctx, "secretsmanager:DeleteSecret", secret, secretId, Keys(
+                ("secretsmanager:RecoveryWindowInDays", request.RecoveryWindowInDays?.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                ("secretsmanager:ForceDeleteWithoutRecovery", request.ForceDeleteWithoutRecovery is { } f ? (f ? "true" : "false") : null)));
             if (force)
             {
                 if (secret is null)
@@ -239,7 +247,9 @@ public sealed partial class SecretService
         var secretId = Validation.SecretId(request.SecretId);
         return WriteAsync(tx =>
         {
-            var secret = Resolve(tx, ctx.Region, secretId) ?? throw ServiceException.ResourceNotFound();
+            var found = Resolve(tx, ctx.Region, secretId);
+            Authorize(ctx, "secretsmanager:RestoreSecret", found, secretId);
+            var secret = found ?? throw ServiceException.ResourceNotFound();
             if (secret.IsScheduledForDeletion)
             {
                 secret.DeletedDate = null;
@@ -281,7 +291,7 @@ public sealed partial class SecretService
         Validation.Tags(request.Tags, options.MaxTagsPerSecret);
         return store.WriteAsync(tx =>
         {
-            var secret = ResolveForWrite(tx, ctx.Region, secretId);
+            var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:TagResource", TagKeys(null, request.Tags, requestTags: true));
             var tags = secret.Tags ?? [];
             foreach (var tag in request.Tags)
             {
@@ -304,7 +314,8 @@ public sealed partial class SecretService
         for (var i = 0; i < request.TagKeys.Count; i++) Validation.Length(request.TagKeys[i], $"tagKeys.{i + 1}.member", 1, 128);
         return store.WriteAsync(tx =>
         {
-            var secret = ResolveForWrite(tx, ctx.Region, secretId);
+            var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:UntagResource",
+                TagKeys(null, request.TagKeys.Select(k => new Tag(k, "")), requestTags: false));
             if (secret.Tags is not null)
             {
                 secret.Tags.RemoveAll(t => request.TagKeys.Contains(t.Key));
@@ -319,12 +330,13 @@ public sealed partial class SecretService
     {
         var secretId = Validation.SecretId(request.SecretId);
         var policy = CheckPolicyText(request.ResourcePolicy);
-        var document = PolicyDocument.ParseResourcePolicy(policy);
+        var document = Policy.Parse(policy, PolicyKind.Resource, "resource policy");
         if (request.BlockPublicPolicy == true && document.GrantsPublicAccess())
             throw ServiceException.PublicPolicy("This resource policy contains a policy that grants public access.");
         return store.WriteAsync(tx =>
         {
-            var secret = ResolveForWrite(tx, ctx.Region, secretId);
+            var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:PutResourcePolicy",
+                Keys(("secretsmanager:BlockPublicPolicy", request.BlockPublicPolicy == true ? "true" : "false")));
             secret.ResourcePolicy = policy;
             secret.LastChangedDate = Now();
             tx.UpdateSecret(secret);
@@ -334,8 +346,7 @@ public sealed partial class SecretService
 
     public async Task<GetResourcePolicyResult> GetResourcePolicyAsync(RequestContext ctx, SecretIdRequest request, CancellationToken ct)
     {
-        var secret = await ResolveAsync(ctx.Region, Validation.SecretId(request.SecretId), ct).ConfigureAwait(false)
-            ?? throw ServiceException.ResourceNotFound();
+        var secret = await ResolveAuthorizedAsync(ctx, Validation.SecretId(request.SecretId), "secretsmanager:GetResourcePolicy", null, ct).ConfigureAwait(false);
         return new GetResourcePolicyResult { ARN = secret.Arn, Name = secret.Name, ResourcePolicy = secret.ResourcePolicy };
     }
 
@@ -344,7 +355,7 @@ public sealed partial class SecretService
         var secretId = Validation.SecretId(request.SecretId);
         return store.WriteAsync(tx =>
         {
-            var secret = ResolveForWrite(tx, ctx.Region, secretId);
+            var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:DeleteResourcePolicy");
             if (secret.ResourcePolicy is not null)
             {
                 secret.ResourcePolicy = null;
@@ -362,18 +373,51 @@ public sealed partial class SecretService
     public async Task<ValidateResourcePolicyResult> ValidateResourcePolicyAsync(RequestContext ctx, ValidateResourcePolicyRequest request, CancellationToken ct)
     {
         var policy = CheckPolicyText(request.ResourcePolicy);
+        Secret? secret = null;
         if (request.SecretId is not null)
         {
             Validation.SecretId(request.SecretId);
-            _ = await ResolveAsync(ctx.Region, request.SecretId, ct).ConfigureAwait(false) ?? throw ServiceException.ResourceNotFound();
+            secret = await ResolveAuthorizedAsync(ctx, request.SecretId, "secretsmanager:ValidateResourcePolicy", null, ct).ConfigureAwait(false);
+            // Spec §8: validating a secret's policy needs PutResourcePolicy on it as well.
+            Authorize(ctx, "secretsmanager:PutResourcePolicy", secret, request.SecretId);
         }
-        var document = PolicyDocument.ParseResourcePolicy(policy);
+        else Authorize(ctx, "secretsmanager:ValidateResourcePolicy");
+        var document = Policy.Parse(policy, PolicyKind.Resource, "resource policy");
         var errors = new List<ValidationErrorsEntry>();
         if (document.GrantsPublicAccess())
             errors.Add(new ValidationErrorsEntry("PUBLIC_ACCESS_CHECK",
                 "The policy grants access to every principal (\"*\") without a condition that narrows it."));
+        errors.AddRange(Findings(ctx, document, secret));
         return new ValidateResourcePolicyResult { PolicyValidationPassed = errors.Count == 0, ValidationErrors = errors };
     }
+
+    /// <summary>
+    /// Findings beyond public access: principals that name no user or role of this account, and (with a
+    /// SecretId) statements whose Resource can never match the secret.
+    /// </summary>
+    private IEnumerable<ValidationErrorsEntry> Findings(RequestContext ctx, Policy document, Secret? secret)
+    {
+        foreach (var s in document.Statements)
+        {
+            if (secret is not null && !s.MatchesResource(secret.Arn, new ConditionValues()) && !s.NotResource)
+                yield return new ValidationErrorsEntry("RESOURCE_CHECK",
+                    $"{s} has a Resource that does not match this secret ({secret.Arn}); it has no effect in this secret's policy.");
+        }
+        if (Access is null) yield break;
+        foreach (var arn in PrincipalArns(document))
+        {
+            var name = arn[(arn.LastIndexOf('/') + 1)..];
+            var known = arn.Contains(":user/", StringComparison.Ordinal) ? Access.Directory.FindUser(name)?.Arn == arn || name == Principals.AccessKeyService.AdministratorName
+                : arn.Contains(":role/", StringComparison.Ordinal) ? Access.Directory.FindRole(name)?.Arn == arn
+                : true;
+            if (!known && arn.Contains($"::{AccountId}:", StringComparison.Ordinal))
+                yield return new ValidationErrorsEntry("PRINCIPAL_CHECK", $"The principal {arn} does not exist in account {AccountId}.");
+        }
+        _ = ctx;
+    }
+
+    private static IEnumerable<string> PrincipalArns(Policy document) =>
+        document.Statements.SelectMany(s => s.PrincipalArns).Distinct(StringComparer.Ordinal);
 
     private static string CheckPolicyText(string? policy)
     {

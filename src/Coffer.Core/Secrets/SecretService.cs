@@ -47,7 +47,9 @@ public sealed partial class SecretService(
         var secretId = Validation.SecretId(request.SecretId);
         Validation.OptionalVersionId(request.VersionId, "versionId");
         Validation.Stage(request.VersionStage, "versionStage");
-        var secret = await ResolveAsync(ctx.Region, secretId, ct).ConfigureAwait(false) ?? throw ServiceException.ResourceNotFound();
+        var secret = await ResolveAuthorizedAsync(ctx, secretId, "secretsmanager:GetSecretValue", Keys(
+            ("secretsmanager:VersionId", request.VersionId),
+            ("secretsmanager:VersionStage", request.VersionStage ?? (request.VersionId is null ? StagingLabels.Current : null))), ct).ConfigureAwait(false);
         return await ReadValueAsync(secret, request.VersionId, request.VersionStage, ct).ConfigureAwait(false);
     }
 
@@ -146,6 +148,8 @@ public sealed partial class SecretService(
             throw ServiceException.InvalidParameter("Either SecretIdList or Filters must be provided, but not both.");
         if (request.MaxResults is not null && !hasFilters)
             throw ServiceException.InvalidParameter("MaxResults can be used only together with Filters.");
+        Authorize(ctx, "secretsmanager:BatchGetSecretValue");
+        if (hasFilters) Authorize(ctx, "secretsmanager:ListSecrets");
         var values = new List<GetSecretValueResult>();
         var errors = new List<ApiError>();
         string? next = null;
@@ -160,7 +164,7 @@ public sealed partial class SecretService(
             {
                 try
                 {
-                    var secret = await ResolveAsync(ctx.Region, id, ct).ConfigureAwait(false) ?? throw ServiceException.ResourceNotFound();
+                    var secret = await ResolveAuthorizedAsync(ctx, id, "secretsmanager:GetSecretValue", Keys(("secretsmanager:VersionStage", StagingLabels.Current)), ct).ConfigureAwait(false);
                     values.Add(await ReadValueAsync(secret, null, null, ct).ConfigureAwait(false));
                 }
                 catch (ServiceException e) { errors.Add(new ApiError(id, e.Code, e.Message)); }
@@ -178,7 +182,11 @@ public sealed partial class SecretService(
                 .Where(s => !s.IsScheduledForDeletion && SecretFilters.Matches(s, request.Filters)).ToList();
             foreach (var secret in all.Skip(offset).Take(max))
             {
-                try { values.Add(await ReadValueAsync(secret, null, null, ct).ConfigureAwait(false)); }
+                try
+                {
+                    Authorize(ctx, "secretsmanager:GetSecretValue", secret, null, Keys(("secretsmanager:VersionStage", StagingLabels.Current)));
+                    values.Add(await ReadValueAsync(secret, null, null, ct).ConfigureAwait(false));
+                }
                 catch (ServiceException e) { errors.Add(new ApiError(secret.Name, e.Code, e.Message)); }
             }
             if (offset + max < all.Count) next = PageToken.Create("batch", offset + max);
@@ -188,8 +196,7 @@ public sealed partial class SecretService(
 
     public async Task<DescribeSecretResult> DescribeSecretAsync(RequestContext ctx, DescribeSecretRequest request, CancellationToken ct)
     {
-        var secret = await ResolveAsync(ctx.Region, Validation.SecretId(request.SecretId), ct).ConfigureAwait(false)
-            ?? throw ServiceException.ResourceNotFound();
+        var secret = await ResolveAuthorizedAsync(ctx, Validation.SecretId(request.SecretId), "secretsmanager:DescribeSecret", null, ct).ConfigureAwait(false);
         return Describe(secret, forList: false);
     }
 
@@ -230,6 +237,7 @@ public sealed partial class SecretService(
     public async Task<ListSecretsResult> ListSecretsAsync(RequestContext ctx, ListSecretsRequest request, CancellationToken ct)
     {
         SecretFilters.Validate(request.Filters);
+        Authorize(ctx, "secretsmanager:ListSecrets");
         var max = request.MaxResults ?? 100;
         if (max is < 1 or > 100)
             throw Validation.Constraint(max.ToString(System.Globalization.CultureInfo.InvariantCulture), "maxResults",
@@ -266,7 +274,7 @@ public sealed partial class SecretService(
         if (max is < 1 or > 100)
             throw Validation.Constraint(max.ToString(System.Globalization.CultureInfo.InvariantCulture), "maxResults",
                 max < 1 ? "Member must have value greater than or equal to 1" : "Member must have value less than or equal to 100");
-        var secret = await ResolveAsync(ctx.Region, secretId, ct).ConfigureAwait(false) ?? throw ServiceException.ResourceNotFound();
+        var secret = await ResolveAuthorizedAsync(ctx, secretId, "secretsmanager:ListSecretVersionIds", null, ct).ConfigureAwait(false);
         var scope = "versions/" + secret.Id;
         var offset = PageToken.Read(request.NextToken, scope);
         var versions = secret.Versions.Where(v => request.IncludeDeprecated == true || v.Stages.Count > 0).ToList();

@@ -21,7 +21,8 @@ public sealed record SigV4Identity(AccessKey Key, string Region, string Service)
 /// answer, and docs/protocol.md lists them):
 /// - no Authorization header: 403 MissingAuthenticationTokenException "Missing Authentication Token";
 /// - malformed header, missing X-Amz-Date, required header not signed: 400 IncompleteSignatureException;
-/// - unknown or inactive access key, or any session token (Coffer issues none yet): 400 UnrecognizedClientException;
+/// - unknown or inactive access key, or a session token Coffer did not issue: 400 UnrecognizedClientException;
+/// - an expired session token: 400 ExpiredTokenException;
 /// - scope (date, service, region, terminator) wrong, signature wrong, outside the ±5 minute window:
 ///   400 InvalidSignatureException (the SDKs correct their clock skew on this code and the Date header).
 ///
@@ -78,11 +79,14 @@ public sealed partial class SigV4Verifier(AccessKeyService accessKeys, TimeProvi
         _keys.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(credential, out var cached);
         var accessKeyId = cached?.AccessKeyId ?? authorization[auth.AccessKeyId];
 
-        var key = await accessKeys.FindAsync(accessKeyId, ct).ConfigureAwait(false);
+        // Temporary credentials (AssumeRole, GetSessionToken) carry their secret inside the sealed session token;
+        // a token Coffer did not issue for this key id is unknown, an expired one is ExpiredToken.
+        AccessKey? key;
+        var sessionToken = Single(request.Headers["x-amz-security-token"]);
+        if (sessionToken is not null) key = accessKeys.FindSession(accessKeyId, sessionToken);
+        else if (request.Headers.ContainsKey("x-amz-security-token")) key = null;
+        else key = accessKeyId.StartsWith("ASIA", StringComparison.Ordinal) ? null : await accessKeys.FindAsync(accessKeyId, ct).ConfigureAwait(false);
         if (key is null)
-            throw ProtocolErrors.UnrecognizedClient();
-        // Coffer issues no temporary credentials yet, so any session token is one it does not know.
-        if (request.Headers.ContainsKey("x-amz-security-token"))
             throw ProtocolErrors.UnrecognizedClient();
 
         var signingKey = cached is not null && CryptographicOperations.FixedTimeEquals(cached.Secret, key.SecretAccessKey)

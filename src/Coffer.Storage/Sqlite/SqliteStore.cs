@@ -11,7 +11,7 @@ namespace Coffer.Storage.Sqlite;
 /// connections, which WAL lets run alongside the writer; each read is one statement, so it sees one committed
 /// snapshot, and a read started after a write was acknowledged sees that write.
 /// </summary>
-public sealed class SqliteStore : ISecretStore, IAccountStore, IAsyncDisposable, IDisposable
+public sealed partial class SqliteStore : ISecretStore, IAccountStore, IAsyncDisposable, IDisposable
 {
     private readonly string _databasePath;
     private readonly SqliteWriter _writer;

@@ -1,0 +1,426 @@
+using System.Text.RegularExpressions;
+using Coffer.Core.Policies;
+
+namespace Coffer.Core.Principals;
+
+/// <summary>Temporary credentials as AssumeRole and GetSessionToken return them.</summary>
+public sealed record TemporaryCredentials(string AccessKeyId, string SecretAccessKey, string SessionToken, DateTimeOffset Expiration);
+
+public sealed record AssumeRoleResult(TemporaryCredentials Credentials, string AssumedRoleId, string Arn, int PackedPolicySize);
+
+public sealed record CallerIdentityResult(string UserId, string Account, string Arn);
+
+/// <summary>One simulated (action, resource) pair: the decision and the statements that decided it.</summary>
+public sealed record SimulationResult(string Action, string Resource, EvaluationResult Result);
+
+/// <summary>
+/// The IAM and STS actions. Every IAM action is itself authorised (iam:&lt;Action&gt; on the entity's ARN) with
+/// the same evaluator as Secrets Manager; the bootstrap administrator may do everything. STS AssumeRole checks the
+/// role's trust policy: a trust policy naming the caller (or its role) suffices; one naming only the account also
+/// needs an identity policy allowing sts:AssumeRole.
+/// </summary>
+public sealed partial class IamService(IamDirectory directory, AccessControl access, AccessKeyService keys, IIamStore store, SessionTokens sessions)
+{
+    public IamDirectory Directory => directory;
+    public AccessControl Access => access;
+    private string AccountId => directory.AccountId;
+
+    private void Demand(RequestContext ctx, string action, string resource, IConditionValues? extra = null) =>
+        access.Demand(ctx, action, resource, extra);
+
+    private string UserArn(string path, string name) => $"arn:aws:iam::{AccountId}:user{path ?? "/"}{name}";
+    private string ArnOf(string kind, string name) => kind switch
+    {
+        "user" => directory.FindUser(name)?.Arn ?? $"arn:aws:iam::{AccountId}:user/{name}",
+        "group" => directory.FindGroup(name)?.Arn ?? $"arn:aws:iam::{AccountId}:group/{name}",
+        _ => directory.FindRole(name)?.Arn ?? $"arn:aws:iam::{AccountId}:role/{name}",
+    };
+
+    private static string Title(string kind) => char.ToUpperInvariant(kind[0]) + kind[1..];
+
+    // ---- users, groups, roles ----
+
+    public Task<IamUser> CreateUserAsync(RequestContext ctx, string userName, string? path, IReadOnlyDictionary<string, string>? tags, CancellationToken ct)
+    {
+        Demand(ctx, "iam:CreateUser", UserArn(path ?? "/", userName));
+        return directory.CreateUserAsync(userName, path, tags, ct);
+    }
+
+    public IamUser GetUser(RequestContext ctx, string? userName)
+    {
+        if (userName is null)
+        {
+            if (ctx.Caller.Kind != PrincipalKind.User)
+                throw IamErrors.Validation("Must specify userName when calling with non-User credentials");
+            userName = ctx.Caller.UserName;
+            if (ctx.Caller.IsAdministrator)
+                return new IamUser { UserName = userName, UserId = ctx.Caller.UserId, Arn = ctx.Caller.Arn, CreateDate = DateTimeOffset.UnixEpoch };
+        }
+        Demand(ctx, "iam:GetUser", ArnOf("user", userName));
+        return directory.RequireUser(userName);
+    }
+
+    public IReadOnlyList<IamUser> ListUsers(RequestContext ctx, string? pathPrefix)
+    {
+        Demand(ctx, "iam:ListUsers", $"arn:aws:iam::{AccountId}:user/");
+        return [.. directory.Users.Where(u => u.Path.StartsWith(pathPrefix ?? "/", StringComparison.Ordinal))];
+    }
+
+    public async Task DeleteUserAsync(RequestContext ctx, string userName, CancellationToken ct)
+    {
+        Demand(ctx, "iam:DeleteUser", ArnOf("user", userName));
+        var u = directory.RequireUser(userName);
+        var hasKeys = (await store.ListAccessKeysAsync(u.UserName, ct).ConfigureAwait(false)).Count > 0;
+        await directory.DeleteUserAsync(userName, hasKeys, ct).ConfigureAwait(false);
+    }
+
+    public Task<IamGroup> CreateGroupAsync(RequestContext ctx, string groupName, string? path, CancellationToken ct)
+    {
+        Demand(ctx, "iam:CreateGroup", $"arn:aws:iam::{AccountId}:group{path ?? "/"}{groupName}");
+        return directory.CreateGroupAsync(groupName, path, ct);
+    }
+
+    public (IamGroup Group, IReadOnlyList<IamUser> Users) GetGroup(RequestContext ctx, string groupName)
+    {
+        Demand(ctx, "iam:GetGroup", ArnOf("group", groupName));
+        var g = directory.RequireGroup(groupName);
+        return (g, [.. directory.Users.Where(u => u.Groups.Contains(g.GroupName, StringComparer.OrdinalIgnoreCase))]);
+    }
+
+    public IReadOnlyList<IamGroup> ListGroups(RequestContext ctx, string? pathPrefix)
+    {
+        Demand(ctx, "iam:ListGroups", $"arn:aws:iam::{AccountId}:group/");
+        return [.. directory.Groups.Where(g => g.Path.StartsWith(pathPrefix ?? "/", StringComparison.Ordinal))];
+    }
+
+    public IReadOnlyList<IamGroup> ListGroupsForUser(RequestContext ctx, string userName)
+    {
+        Demand(ctx, "iam:ListGroupsForUser", ArnOf("user", userName));
+        var u = directory.RequireUser(userName);
+        return [.. u.Groups.Select(directory.FindGroup).OfType<IamGroup>()];
+    }
+
+    public Task DeleteGroupAsync(RequestContext ctx, string groupName, CancellationToken ct)
+    {
+        Demand(ctx, "iam:DeleteGroup", ArnOf("group", groupName));
+        return directory.DeleteGroupAsync(groupName, ct);
+    }
+
+    public Task AddUserToGroupAsync(RequestContext ctx, string groupName, string userName, CancellationToken ct)
+    {
+        Demand(ctx, "iam:AddUserToGroup", ArnOf("group", groupName));
+        return directory.AddUserToGroupAsync(groupName, userName, ct);
+    }
+
+    public Task RemoveUserFromGroupAsync(RequestContext ctx, string groupName, string userName, CancellationToken ct)
+    {
+        Demand(ctx, "iam:RemoveUserFromGroup", ArnOf("group", groupName));
+        return directory.RemoveUserFromGroupAsync(groupName, userName, ct);
+    }
+
+    public Task<IamRole> CreateRoleAsync(RequestContext ctx, string roleName, string? path, string trustPolicy, string? description,
+        int? maxSessionDuration, IReadOnlyDictionary<string, string>? tags, CancellationToken ct)
+    {
+        Demand(ctx, "iam:CreateRole", $"arn:aws:iam::{AccountId}:role{path ?? "/"}{roleName}");
+        return directory.CreateRoleAsync(roleName, path, trustPolicy, description, maxSessionDuration, tags, ct);
+    }
+
+    public IamRole GetRole(RequestContext ctx, string roleName)
+    {
+        Demand(ctx, "iam:GetRole", ArnOf("role", roleName));
+        return directory.RequireRole(roleName);
+    }
+
+    public IReadOnlyList<IamRole> ListRoles(RequestContext ctx, string? pathPrefix)
+    {
+        Demand(ctx, "iam:ListRoles", $"arn:aws:iam::{AccountId}:role/");
+        return [.. directory.Roles.Where(r => r.Path.StartsWith(pathPrefix ?? "/", StringComparison.Ordinal))];
+    }
+
+    public Task UpdateAssumeRolePolicyAsync(RequestContext ctx, string roleName, string trustPolicy, CancellationToken ct)
+    {
+        Demand(ctx, "iam:UpdateAssumeRolePolicy", ArnOf("role", roleName));
+        return directory.UpdateAssumeRolePolicyAsync(roleName, trustPolicy, ct);
+    }
+
+    public Task DeleteRoleAsync(RequestContext ctx, string roleName, CancellationToken ct)
+    {
+        Demand(ctx, "iam:DeleteRole", ArnOf("role", roleName));
+        return directory.DeleteRoleAsync(roleName, ct);
+    }
+
+    // ---- access keys ----
+
+    private string KeyOwner(RequestContext ctx, string? userName, out string userArn)
+    {
+        if (userName is null)
+        {
+            if (ctx.Caller.Kind != PrincipalKind.User)
+                throw IamErrors.Validation("Must specify userName when calling with non-User credentials");
+            userName = ctx.Caller.UserName;
+        }
+        if (string.Equals(userName, AccessKeyService.AdministratorName, StringComparison.Ordinal))
+        {
+            userArn = $"arn:aws:iam::{AccountId}:user/{AccessKeyService.AdministratorName}";
+            return userName;
+        }
+        var u = directory.FindUser(userName);
+        userArn = u?.Arn ?? $"arn:aws:iam::{AccountId}:user/{userName}";
+        return u?.UserName ?? userName;
+    }
+
+    public async Task<(AccessKeyRecord Record, string SecretAccessKey)> CreateAccessKeyAsync(RequestContext ctx, string? userName, CancellationToken ct)
+    {
+        var name = KeyOwner(ctx, userName, out var arn);
+        Demand(ctx, "iam:CreateAccessKey", arn);
+        if (name != AccessKeyService.AdministratorName) directory.RequireUser(name);
+        if ((await store.ListAccessKeysAsync(name, ct).ConfigureAwait(false)).Count >= IamDirectory.MaxAccessKeysPerUser)
+            throw IamErrors.LimitExceeded($"Cannot exceed quota for AccessKeysPerUser: {IamDirectory.MaxAccessKeysPerUser}");
+        return await keys.CreateUserKeyAsync(name, arn, ct).ConfigureAwait(false);
+    }
+
+    public async Task<(string UserName, IReadOnlyList<AccessKeyRecord> Keys)> ListAccessKeysAsync(RequestContext ctx, string? userName, CancellationToken ct)
+    {
+        var name = KeyOwner(ctx, userName, out var arn);
+        Demand(ctx, "iam:ListAccessKeys", arn);
+        if (name != AccessKeyService.AdministratorName) directory.RequireUser(name);
+        return (name, await store.ListAccessKeysAsync(name, ct).ConfigureAwait(false));
+    }
+
+    public async Task UpdateAccessKeyAsync(RequestContext ctx, string? userName, string accessKeyId, string status, CancellationToken ct)
+    {
+        if (status is not ("Active" or "Inactive"))
+            throw IamErrors.Validation("1 validation error detected: Value at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]");
+        var name = KeyOwner(ctx, userName, out var arn);
+        Demand(ctx, "iam:UpdateAccessKey", arn);
+        var owned = await store.ListAccessKeysAsync(name, ct).ConfigureAwait(false);
+        if (owned.All(k => k.AccessKeyId != accessKeyId))
+            throw IamErrors.NoSuchEntity($"The Access Key with id {accessKeyId} cannot be found.");
+        await store.UpdateAccessKeyStatusAsync(accessKeyId, status, ct).ConfigureAwait(false);
+        keys.Forget(accessKeyId);
+    }
+
+    public async Task DeleteAccessKeyAsync(RequestContext ctx, string? userName, string accessKeyId, CancellationToken ct)
+    {
+        var name = KeyOwner(ctx, userName, out var arn);
+        Demand(ctx, "iam:DeleteAccessKey", arn);
+        var owned = await store.ListAccessKeysAsync(name, ct).ConfigureAwait(false);
+        if (owned.All(k => k.AccessKeyId != accessKeyId))
+            throw IamErrors.NoSuchEntity($"The Access Key with id {accessKeyId} cannot be found.");
+        await store.DeleteAccessKeyAsync(accessKeyId, ct).ConfigureAwait(false);
+        keys.Forget(accessKeyId);
+    }
+
+    // ---- managed policies ----
+
+    public Task<IamManagedPolicy> CreatePolicyAsync(RequestContext ctx, string policyName, string? path, string document, string? description, CancellationToken ct)
+    {
+        Demand(ctx, "iam:CreatePolicy", $"arn:aws:iam::{AccountId}:policy{path ?? "/"}{policyName}");
+        return directory.CreatePolicyAsync(policyName, path, document, description, ct);
+    }
+
+    public IamManagedPolicy GetPolicy(RequestContext ctx, string arn)
+    {
+        Demand(ctx, "iam:GetPolicy", arn);
+        return directory.RequirePolicy(arn);
+    }
+
+    public IReadOnlyList<IamManagedPolicy> ListPolicies(RequestContext ctx, string? scope, bool onlyAttached, string? pathPrefix)
+    {
+        Demand(ctx, "iam:ListPolicies", $"arn:aws:iam::{AccountId}:policy/");
+        if (scope == "AWS") return [];
+        return [.. directory.Policies.Where(p => p.Path.StartsWith(pathPrefix ?? "/", StringComparison.Ordinal)
+            && (!onlyAttached || directory.AttachmentCount(p.Arn) > 0))];
+    }
+
+    public Task DeletePolicyAsync(RequestContext ctx, string arn, CancellationToken ct)
+    {
+        Demand(ctx, "iam:DeletePolicy", arn);
+        return directory.DeletePolicyAsync(arn, ct);
+    }
+
+    public Task<IamPolicyVersion> CreatePolicyVersionAsync(RequestContext ctx, string arn, string document, bool setAsDefault, CancellationToken ct)
+    {
+        Demand(ctx, "iam:CreatePolicyVersion", arn);
+        return directory.CreatePolicyVersionAsync(arn, document, setAsDefault, ct);
+    }
+
+    public (IamManagedPolicy Policy, IamPolicyVersion Version) GetPolicyVersion(RequestContext ctx, string arn, string versionId)
+    {
+        Demand(ctx, "iam:GetPolicyVersion", arn);
+        var p = directory.RequirePolicy(arn);
+        var v = p.Versions.FirstOrDefault(x => x.VersionId == versionId)
+            ?? throw IamErrors.NoSuchEntity($"Policy {arn} version {versionId} does not exist or is not attachable.");
+        return (p, v);
+    }
+
+    public IamManagedPolicy ListPolicyVersions(RequestContext ctx, string arn)
+    {
+        Demand(ctx, "iam:ListPolicyVersions", arn);
+        return directory.RequirePolicy(arn);
+    }
+
+    public Task SetDefaultPolicyVersionAsync(RequestContext ctx, string arn, string versionId, CancellationToken ct)
+    {
+        Demand(ctx, "iam:SetDefaultPolicyVersion", arn);
+        return directory.SetDefaultPolicyVersionAsync(arn, versionId, ct);
+    }
+
+    public Task DeletePolicyVersionAsync(RequestContext ctx, string arn, string versionId, CancellationToken ct)
+    {
+        Demand(ctx, "iam:DeletePolicyVersion", arn);
+        return directory.DeletePolicyVersionAsync(arn, versionId, ct);
+    }
+
+    // ---- attachments and inline policies; kind is "user", "group" or "role" ----
+
+    public Task AttachPolicyAsync(RequestContext ctx, string kind, string name, string policyArn, CancellationToken ct)
+    {
+        Demand(ctx, $"iam:Attach{Title(kind)}Policy", ArnOf(kind, name), new ConditionValues().Set("iam:PolicyARN", policyArn));
+        return directory.AttachPolicyAsync(kind, name, policyArn, ct);
+    }
+
+    public Task DetachPolicyAsync(RequestContext ctx, string kind, string name, string policyArn, CancellationToken ct)
+    {
+        Demand(ctx, $"iam:Detach{Title(kind)}Policy", ArnOf(kind, name), new ConditionValues().Set("iam:PolicyARN", policyArn));
+        return directory.DetachPolicyAsync(kind, name, policyArn, ct);
+    }
+
+    public IReadOnlyList<IamManagedPolicy> ListAttachedPolicies(RequestContext ctx, string kind, string name)
+    {
+        Demand(ctx, $"iam:ListAttached{Title(kind)}Policies", ArnOf(kind, name));
+        return [.. directory.PoliciesOf(kind, name).Attached.Select(directory.FindPolicy).OfType<IamManagedPolicy>()];
+    }
+
+    public Task PutInlinePolicyAsync(RequestContext ctx, string kind, string name, string policyName, string document, CancellationToken ct)
+    {
+        Demand(ctx, $"iam:Put{Title(kind)}Policy", ArnOf(kind, name));
+        return directory.PutInlinePolicyAsync(kind, name, policyName, document, ct);
+    }
+
+    public string GetInlinePolicy(RequestContext ctx, string kind, string name, string policyName)
+    {
+        Demand(ctx, $"iam:Get{Title(kind)}Policy", ArnOf(kind, name));
+        return directory.PoliciesOf(kind, name).Inline.TryGetValue(policyName, out var doc)
+            ? doc : throw IamErrors.NoSuchEntity($"The {kind} policy with name {policyName} cannot be found.");
+    }
+
+    public IReadOnlyList<string> ListInlinePolicies(RequestContext ctx, string kind, string name)
+    {
+        Demand(ctx, $"iam:List{Title(kind)}Policies", ArnOf(kind, name));
+        return [.. directory.PoliciesOf(kind, name).Inline.Keys.Order(StringComparer.Ordinal)];
+    }
+
+    public Task DeleteInlinePolicyAsync(RequestContext ctx, string kind, string name, string policyName, CancellationToken ct)
+    {
+        Demand(ctx, $"iam:Delete{Title(kind)}Policy", ArnOf(kind, name));
+        return directory.DeleteInlinePolicyAsync(kind, name, policyName, ct);
+    }
+
+    // ---- simulation ----
+
+    /// <summary>
+    /// SimulatePrincipalPolicy: evaluates the identity policies of a user or role (no resource policies) for
+    /// each action and resource, in the caller's request context plus the given context entries.
+    /// </summary>
+    public IReadOnlyList<SimulationResult> SimulatePrincipalPolicy(RequestContext ctx, string policySourceArn,
+        IReadOnlyList<string> actions, IReadOnlyList<string>? resources, ConditionValues? context)
+    {
+        Demand(ctx, "iam:SimulatePrincipalPolicy", policySourceArn);
+        var subject = PrincipalFor(policySourceArn);
+        var subjectContext = ctx with { Caller = subject };
+        var results = new List<SimulationResult>();
+        foreach (var action in actions)
+            foreach (var resource in resources is { Count: > 0 } ? resources : ["*"])
+                results.Add(new SimulationResult(action, resource, access.Evaluate(subjectContext, action, resource, context)));
+        return results;
+    }
+
+    /// <summary>A principal standing for a user or role ARN (or the administrator), for simulation.</summary>
+    public Principal PrincipalFor(string arn)
+    {
+        var name = arn[(arn.LastIndexOf('/') + 1)..];
+        if (arn == $"arn:aws:iam::{AccountId}:user/{AccessKeyService.AdministratorName}")
+            return new Principal(arn, AccountId, "AIDACOFFERADMIN", name, null, IsAdministrator: true);
+        if (arn.Contains(":user/", StringComparison.Ordinal))
+        {
+            var u = directory.FindUser(name) is { } found && found.Arn == arn ? found : throw IamErrors.NoSuchEntity($"The user with name {name} cannot be found.");
+            return new Principal(u.Arn, AccountId, u.UserId, u.UserName, null, IsAdministrator: false);
+        }
+        if (arn.Contains(":role/", StringComparison.Ordinal))
+        {
+            var r = directory.FindRole(name) is { } found && found.Arn == arn ? found : throw IamErrors.NoSuchEntity($"The role with name {name} cannot be found.");
+            return new Principal($"arn:aws:sts::{AccountId}:assumed-role/{r.RoleName}/simulation", AccountId, r.RoleId + ":simulation",
+                "simulation", null, IsAdministrator: false, PrincipalKind.AssumedRole, r.Arn);
+        }
+        throw IamErrors.InvalidInput($"Invalid ARN: {arn}. The ARN must name a user or a role.");
+    }
+
+    // ---- STS ----
+
+    [GeneratedRegex(@"^[\w+=,.@-]{2,64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex SessionName();
+
+    public AssumeRoleResult AssumeRole(RequestContext ctx, string roleArn, string roleSessionName, int? durationSeconds, string? sessionPolicy)
+    {
+        if (!SessionName().IsMatch(roleSessionName ?? ""))
+            throw IamErrors.Validation("1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*");
+        var duration = durationSeconds ?? 3600;
+        if (duration is < 900 or > 43200)
+            throw IamErrors.Validation($"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value {(duration < 900 ? "greater than or equal to 900" : "less than or equal to 43200")}");
+        if (sessionPolicy is { Length: > 2048 })
+            throw IamErrors.Validation("1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048");
+        if (sessionPolicy is not null) Policy.Parse(sessionPolicy, PolicyKind.Session, "session policy");
+
+        var name = roleArn[(roleArn.LastIndexOf('/') + 1)..];
+        var role = directory.FindRole(name);
+        var denied = $"User: {ctx.Caller.Arn} is not authorized to perform: sts:AssumeRole on resource: {roleArn}";
+        if (role is null || role.Arn != roleArn) throw IamErrors.AccessDenied(denied);
+        if (ctx.Caller.Kind == PrincipalKind.AssumedRole && duration > 3600)
+            throw IamErrors.Validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.");
+        if (duration > role.MaxSessionDuration)
+            throw IamErrors.Validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.");
+
+        // The trust policy must allow the caller; naming only the account delegates to the caller's identity policies.
+        var trust = directory.Compile($"role/{role.RoleName} trust policy", PolicyKind.Trust, role.AssumeRolePolicyDocument);
+        var identity = access.Evaluate(ctx, "sts:AssumeRole", roleArn);
+        var query = new AuthorizationQuery(ctx.Caller.Caller, "sts:AssumeRole", roleArn, new ConditionValues());
+        bool direct = false, delegated = false;
+        foreach (var s in trust.Statements)
+        {
+            if (!s.MatchesAction("sts:assumerole") || !s.MatchesConditions(query.Context)) continue;
+            var who = s.MatchPrincipal(query.Caller);
+            if (who == PrincipalMatch.None) continue;
+            if (!s.IsAllow) throw IamErrors.AccessDenied(denied);
+            if (who == PrincipalMatch.Direct) direct = true; else delegated = true;
+        }
+        if (identity.Decision == Decision.ExplicitDeny || !(direct || (delegated && identity.IsAllowed)))
+            throw IamErrors.AccessDenied(denied);
+
+        var sessionArn = $"arn:aws:sts::{AccountId}:assumed-role/{role.RoleName}/{roleSessionName}";
+        var userId = $"{role.RoleId}:{roleSessionName}";
+        var (claims, token) = sessions.Issue(sessionArn, userId, roleSessionName!, PrincipalKind.AssumedRole, role.Arn, sessionPolicy, TimeSpan.FromSeconds(duration));
+        return new AssumeRoleResult(
+            new TemporaryCredentials(claims.AccessKeyId, claims.SecretAccessKey, token, DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresMs)),
+            userId, sessionArn, sessionPolicy is null ? 0 : Math.Min(100, sessionPolicy.Length * 100 / 2048));
+    }
+
+    public TemporaryCredentials GetSessionToken(RequestContext ctx, int? durationSeconds)
+    {
+        if (ctx.Caller.Kind != PrincipalKind.User || ctx.Caller.IsTemporary)
+            throw IamErrors.AccessDenied("Cannot call GetSessionToken with session credentials");
+        var duration = durationSeconds ?? 43200;
+        if (duration is < 900 or > 129600)
+            throw IamErrors.Validation($"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 129600");
+        var (claims, token) = sessions.Issue(ctx.Caller.Arn, ctx.Caller.UserId, ctx.Caller.UserName, PrincipalKind.User, null, null, TimeSpan.FromSeconds(duration));
+        return new TemporaryCredentials(claims.AccessKeyId, claims.SecretAccessKey, token, DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresMs));
+    }
+
+    /// <summary>Always allowed, as in AWS.</summary>
+    public CallerIdentityResult GetCallerIdentity(RequestContext ctx)
+    {
+        var c = ctx.Caller;
+        var userId = c.Kind == PrincipalKind.User && directory.FindUser(c.UserName) is { } u && u.Arn == c.Arn ? u.UserId : c.UserId;
+        return new CallerIdentityResult(userId, c.AccountId, c.Arn);
+    }
+}

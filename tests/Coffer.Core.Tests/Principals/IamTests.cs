@@ -1,0 +1,191 @@
+using Coffer.Core.Policies;
+using Coffer.Core.Principals;
+using Coffer.Core.Secrets;
+using Coffer.Crypto;
+using Coffer.Storage.Sqlite;
+
+namespace Coffer.Core.Tests.Principals;
+
+/// <summary>IAM entities, temporary credentials and enforcement, on a real SQLite file with an injected clock.</summary>
+public sealed class IamTests : IAsyncLifetime
+{
+    private const string Account = "111111111111";
+    private readonly string _dir = Directory.CreateTempSubdirectory("coffer-iam-").FullName;
+    private readonly ManualTime _time = new(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
+    private readonly EnvelopeCipher _cipher = new(MasterKey.Generate());
+    private SqliteStore _store = null!;
+    private IamDirectory _dir2 = null!;
+    private AccessControl _access = null!;
+    private SessionTokens _sessions = null!;
+    private AccessKeyService _keys = null!;
+    private IamService _iam = null!;
+    private SecretService _secrets = null!;
+
+    private static readonly Principal Admin = new($"arn:aws:iam::{Account}:user/coffer-admin", Account, "AIDAADMIN", "coffer-admin", "AKIAADMIN", true);
+    private static RequestContext As(Principal p) => new(p, "us-east-1", "req", "10.0.0.1");
+
+    public async Task InitializeAsync()
+    {
+        _store = SqliteStore.Open(Path.Combine(_dir, "coffer.db"));
+        await Build();
+    }
+
+    private async Task Build()
+    {
+        _dir2 = await IamDirectory.LoadAsync(_store, Account, _time, default);
+        _access = new AccessControl(_dir2, _time);
+        _sessions = new SessionTokens(_cipher, _time);
+        _keys = new AccessKeyService(_store, _cipher, Account, _time) { Sessions = _sessions };
+        _iam = new IamService(_dir2, _access, _keys, _store, _sessions);
+        _secrets = new SecretService(_store, _cipher, Account, _time, new SecretsOptions()) { Access = _access };
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _store.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private static string Doc(string statements) => $$"""{"Version":"2012-10-17","Statement":[{{statements}}]}""";
+
+    private Principal UserPrincipal(IamUser u) => new(u.Arn, Account, u.UserId, u.UserName, "AKIAUSER", false);
+
+    [Fact]
+    public async Task Entities_survive_a_restart_and_names_ignore_case()
+    {
+        var ctx = As(Admin);
+        await _iam.CreateUserAsync(ctx, "Alice", null, new Dictionary<string, string> { ["team"] = "db" }, default);
+        await _iam.CreateGroupAsync(ctx, "readers", null, default);
+        await _iam.AddUserToGroupAsync(ctx, "readers", "alice", default);
+        var policy = await _iam.CreatePolicyAsync(ctx, "read", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:Get*","Resource":"*"}"""), null, default);
+        await _iam.AttachPolicyAsync(ctx, "group", "readers", policy.Arn, default);
+        await _iam.CreateRoleAsync(ctx, "app", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""), null, null, null, default);
+        var ex = await Assert.ThrowsAsync<ServiceException>(() => _iam.CreateUserAsync(ctx, "ALICE", null, null, default));
+        Assert.Equal("EntityAlreadyExists", ex.Code);
+
+        await Build();   // a fresh directory loaded from the same file
+        var alice = _dir2.RequireUser("alice");
+        Assert.Equal("Alice", alice.UserName);
+        Assert.Equal("db", alice.Tags["team"]);
+        Assert.Equal(["readers"], alice.Groups);
+        Assert.Equal(policy.Arn, Assert.Single(_dir2.RequireGroup("readers").AttachedPolicies));
+        Assert.NotNull(_dir2.FindRole("app"));
+        var r = _access.Evaluate(As(UserPrincipal(alice)), "secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:111111111111:secret:x");
+        Assert.True(r.IsAllowed);
+        Assert.Contains(policy.Arn, Assert.Single(r.Statements).PolicySource, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Policy_versions_are_limited_and_the_default_decides()
+    {
+        var ctx = As(Admin);
+        var p = await _iam.CreatePolicyAsync(ctx, "p", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*"}"""), null, default);
+        var u = await _iam.CreateUserAsync(ctx, "u", null, null, default);
+        await _iam.AttachPolicyAsync(ctx, "user", "u", p.Arn, default);
+        Assert.True(_access.Evaluate(As(UserPrincipal(u)), "secretsmanager:ListSecrets", "*").IsAllowed);
+        for (var i = 2; i <= 5; i++)
+            await _iam.CreatePolicyVersionAsync(ctx, p.Arn, Doc("""{"Effect":"Deny","Action":"*","Resource":"*"}"""), setAsDefault: i == 5, default);
+        Assert.Equal(Decision.ExplicitDeny, _access.Evaluate(As(UserPrincipal(u)), "secretsmanager:ListSecrets", "*").Decision);
+        var ex = await Assert.ThrowsAsync<ServiceException>(() => _iam.CreatePolicyVersionAsync(ctx, p.Arn, Doc("""{"Effect":"Deny","Action":"*","Resource":"*"}"""), false, default));
+        Assert.Equal("LimitExceeded", ex.Code);
+        await _iam.SetDefaultPolicyVersionAsync(ctx, p.Arn, "v1", default);
+        Assert.True(_access.Evaluate(As(UserPrincipal(u)), "secretsmanager:ListSecrets", "*").IsAllowed);
+    }
+
+    [Fact]
+    public async Task Session_tokens_expire_by_the_injected_clock_and_cannot_be_forged()
+    {
+        var ctx = As(Admin);
+        var role = await _iam.CreateRoleAsync(ctx, "app", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::{{Account}}:root"},"Action":"sts:AssumeRole"}"""), null, null, null, default);
+        var assumed = _iam.AssumeRole(ctx, role.Arn, "s1", 900, null);
+        Assert.StartsWith("ASIA", assumed.Credentials.AccessKeyId, StringComparison.Ordinal);
+        Assert.Equal(_time.GetUtcNow().AddSeconds(900), assumed.Credentials.Expiration);
+        var key = _keys.FindSession(assumed.Credentials.AccessKeyId, assumed.Credentials.SessionToken)!;
+        Assert.Equal($"arn:aws:sts::{Account}:assumed-role/app/s1", key.Principal.Arn);
+        Assert.Equal(role.Arn, key.Principal.RoleArn);
+        Assert.Equal(assumed.Credentials.SecretAccessKey, System.Text.Encoding.UTF8.GetString(key.SecretAccessKey));
+
+        // Another key id, a flipped byte, garbage: not ours.
+        Assert.Null(_sessions.Open("ASIAAAAAAAAAAAAAAAAA", assumed.Credentials.SessionToken));
+        var bytes = Convert.FromBase64String(assumed.Credentials.SessionToken);
+        bytes[^5] ^= 1;
+        Assert.Null(_sessions.Open(assumed.Credentials.AccessKeyId, Convert.ToBase64String(bytes)));
+        Assert.Null(_sessions.Open(assumed.Credentials.AccessKeyId, "not-base64!"));
+        // A token sealed under another master key does not open either.
+        var foreign = new SessionTokens(new EnvelopeCipher(MasterKey.Generate()), _time).Issue("arn", "id", "n", PrincipalKind.AssumedRole, role.Arn, null, TimeSpan.FromHours(1));
+        Assert.Null(_sessions.Open(foreign.Claims.AccessKeyId, foreign.Token));
+
+        _time.Advance(TimeSpan.FromSeconds(899));
+        Assert.NotNull(_keys.FindSession(assumed.Credentials.AccessKeyId, assumed.Credentials.SessionToken));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        var ex = Assert.Throws<ServiceException>(() => _keys.FindSession(assumed.Credentials.AccessKeyId, assumed.Credentials.SessionToken));
+        Assert.Equal("ExpiredTokenException", ex.Code);
+    }
+
+    [Fact]
+    public async Task AssumeRole_checks_trust_duration_and_session_name()
+    {
+        var ctx = As(Admin);
+        var u = await _iam.CreateUserAsync(ctx, "bob", null, null, default);
+        var role = await _iam.CreateRoleAsync(ctx, "app", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""), null, null, null, default);
+        // The account is named: bob also needs an identity allow.
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.AssumeRole(As(UserPrincipal(u)), role.Arn, "s1", null, null)).Code);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "bob", "assume", Doc($$"""{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"{{role.Arn}}"}"""), default);
+        _iam.AssumeRole(As(UserPrincipal(u)), role.Arn, "s1", null, null);
+        foreach (var bad in new[] { 899, 43201, 7200 })   // 7200 > the role's MaxSessionDuration (3600)
+            Assert.Equal("ValidationError", Assert.Throws<ServiceException>(() => _iam.AssumeRole(ctx, role.Arn, "s1", bad, null)).Code);
+        Assert.Equal("ValidationError", Assert.Throws<ServiceException>(() => _iam.AssumeRole(ctx, role.Arn, "x", null, null)).Code);
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.AssumeRole(ctx, $"arn:aws:iam::{Account}:role/none", "s1", null, null)).Code);
+    }
+
+    [Fact]
+    public async Task Secret_actions_are_enforced_at_the_service()
+    {
+        var admin = As(Admin);
+        var a = await _secrets.CreateSecretAsync(admin, new CreateSecretRequest { Name = "rds/mydb/appuser", SecretString = "pw", ClientRequestToken = Guid.NewGuid().ToString() }, default);
+        var b = await _secrets.CreateSecretAsync(admin, new CreateSecretRequest { Name = "rds/other", SecretString = "pw2", ClientRequestToken = Guid.NewGuid().ToString() }, default);
+        var u = await _iam.CreateUserAsync(admin, "rotator", null, null, default);
+        await _iam.PutInlinePolicyAsync(admin, "user", "rotator", "p", Doc("""
+            {"Effect":"Allow","Action":["secretsmanager:GetSecretValue","secretsmanager:PutSecretValue"],"Resource":"arn:aws:secretsmanager:*:ACCOUNT:secret:rds/mydb/appuser-??????",
+             "Condition":{"StringEqualsIfExists":{"secretsmanager:VersionStage":"AWSCURRENT"}}}
+            """.Replace("ACCOUNT", Account, StringComparison.Ordinal)), default);
+        await _iam.PutInlinePolicyAsync(admin, "user", "rotator", "batch", Doc("""{"Effect":"Allow","Action":"secretsmanager:BatchGetSecretValue","Resource":"*"}"""), default);
+        var me = As(UserPrincipal(u));
+
+        Assert.Equal("pw", (await _secrets.GetSecretValueAsync(me, new GetSecretValueRequest { SecretId = a.ARN }, default)).SecretString);
+        var denied = await Assert.ThrowsAsync<ServiceException>(() => _secrets.GetSecretValueAsync(me, new GetSecretValueRequest { SecretId = b.ARN }, default));
+        Assert.Equal($"User: {u.Arn} is not authorized to perform: secretsmanager:GetSecretValue on resource: {b.ARN} because no identity-based policy allows the secretsmanager:GetSecretValue action", denied.Message);
+        // The condition on VersionStage: AWSPREVIOUS is not allowed.
+        Assert.Equal("AccessDeniedException", (await Assert.ThrowsAsync<ServiceException>(() =>
+            _secrets.GetSecretValueAsync(me, new GetSecretValueRequest { SecretId = a.ARN, VersionStage = "AWSPREVIOUS" }, default))).Code);
+        // A missing secret: AccessDenied for the ARN it would have, not ResourceNotFound.
+        var missing = await Assert.ThrowsAsync<ServiceException>(() => _secrets.GetSecretValueAsync(me, new GetSecretValueRequest { SecretId = "nope" }, default));
+        Assert.Equal("AccessDeniedException", missing.Code);
+        Assert.Contains(":secret:nope because", missing.Message, StringComparison.Ordinal);
+        // Writes are checked inside the transaction.
+        Assert.Equal("AccessDeniedException", (await Assert.ThrowsAsync<ServiceException>(() =>
+            _secrets.PutSecretValueAsync(me, new PutSecretValueRequest { SecretId = b.ARN, SecretString = "x", ClientRequestToken = Guid.NewGuid().ToString() }, default))).Code);
+        await _secrets.PutSecretValueAsync(me, new PutSecretValueRequest { SecretId = a.ARN, SecretString = "x", ClientRequestToken = Guid.NewGuid().ToString() }, default);
+        // Batch: the denied secret is an Errors entry.
+        var batch = await _secrets.BatchGetSecretValueAsync(me, new BatchGetSecretValueRequest { SecretIdList = [a.ARN, b.ARN] }, default);
+        Assert.Equal(a.ARN, Assert.Single(batch.SecretValues).ARN);
+        var error = Assert.Single(batch.Errors);
+        Assert.Equal((b.ARN, "AccessDeniedException"), (error.SecretId, error.ErrorCode));
+        // A resource policy grants on its own; a resource-policy deny beats the identity allow.
+        await _secrets.PutResourcePolicyAsync(admin, new PutResourcePolicyRequest { SecretId = b.ARN, ResourcePolicy = Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{u.Arn}}"},"Action":"secretsmanager:GetSecretValue","Resource":"*"}""") }, default);
+        Assert.Equal("pw2", (await _secrets.GetSecretValueAsync(me, new GetSecretValueRequest { SecretId = b.ARN }, default)).SecretString);
+        await _secrets.PutResourcePolicyAsync(admin, new PutResourcePolicyRequest { SecretId = a.ARN, ResourcePolicy = Doc($$"""{"Effect":"Deny","Principal":{"AWS":"{{u.Arn}}"},"Action":"*","Resource":"*"}""") }, default);
+        Assert.Contains("explicit deny in a resource-based policy", (await Assert.ThrowsAsync<ServiceException>(() =>
+            _secrets.GetSecretValueAsync(me, new GetSecretValueRequest { SecretId = a.ARN }, default))).Message, StringComparison.Ordinal);
+        // The administrator can still remove a policy that denies everyone.
+        await _secrets.PutResourcePolicyAsync(admin, new PutResourcePolicyRequest { SecretId = a.ARN, ResourcePolicy = Doc("""{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}""") }, default);
+        await _secrets.DeleteResourcePolicyAsync(admin, new SecretIdRequest { SecretId = a.ARN }, default);
+    }
+}
+
+internal sealed class ManualTime(DateTimeOffset start) : TimeProvider
+{
+    private DateTimeOffset _now = start;
+    public override DateTimeOffset GetUtcNow() => _now;
+    public void Advance(TimeSpan by) => _now += by;
+}
