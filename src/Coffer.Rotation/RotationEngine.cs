@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Coffer.Core;
+using Coffer.Core.Audit;
 using Coffer.Core.Rotation;
 using Coffer.Core.Secrets;
 using Microsoft.Extensions.Logging;
@@ -69,7 +70,14 @@ public sealed partial class RotationEngine
             var run = secret.Rotation?.Run;
             if (run is not null)
             {
-                if (run.Status == RotationStatuses.Running) { Launch(secret.Arn, run, resumed: true); started++; }
+                if (run.Status == RotationStatuses.Running)
+                {
+                    // Fresh from RotateSecret (nothing recorded yet) or interrupted mid-way (a crash or restart).
+                    var fresh = run.Attempt == 1 && run.Phase == RotationPhases.Pending
+                        && run.Step == (run.IsTest ? RotationSteps.TestSecret : RotationSteps.CreateSecret);
+                    Launch(secret.Arn, run, resumed: !fresh);
+                    started++;
+                }
                 else if (run.Status == RotationStatuses.Retrying && run.NextAttemptDate <= now)
                 {
                     if (await _secrets.BeginRetryAsync(secret.Arn, run.Token, ct).ConfigureAwait(false))
@@ -106,6 +114,12 @@ public sealed partial class RotationEngine
         }
     }
 
+    /// <summary>
+    /// Where rotation events go as CloudTrail service events (spec §4.7): RotationStarted, RotationSucceeded,
+    /// RotationFailed and their TestRotation* forms. Null: events go to the log and metrics only.
+    /// </summary>
+    public AuditTrail? Audit { get; init; }
+
     /// <summary>Runs in flight in this process.</summary>
     public int RunningCount => _running.Count;
 
@@ -131,7 +145,11 @@ public sealed partial class RotationEngine
         try
         {
             if (resumed) LogResumed(_log, arn, run.Token, step, run.Phase);
-            else if (run.Attempt == 1) Started.Add(1);
+            else if (run.Attempt == 1 && run.Step == (run.IsTest ? RotationSteps.TestSecret : RotationSteps.CreateSecret))
+            {
+                Started.Add(1);
+                await RecordEventAsync(run.IsTest ? "TestRotationStarted" : "RotationStarted", arn, run.Token, null).ConfigureAwait(false);
+            }
             var function = _functions.Find(run.Function)
                 ?? throw new RotationStepException(RotationFailureKind.Permanent, "rotation function not found");
             while (true)
@@ -155,6 +173,7 @@ public sealed partial class RotationEngine
             {
                 if (!run.IsTest) Succeeded.Add(1);
                 LogSucceeded(_log, arn, run.Token, run.IsTest ? "test rotation" : "rotation");
+                await RecordEventAsync(run.IsTest ? "TestRotationSucceeded" : "RotationSucceeded", arn, run.Token, null).ConfigureAwait(false);
             }
         }
         catch (Exception e)
@@ -166,6 +185,8 @@ public sealed partial class RotationEngine
                 var after = await _secrets.FailRotationAsync(arn, run.Token, step, reason, kind, _options.MaxAttempts,
                     _options.RetryDelay(run.Attempt), CancellationToken.None).ConfigureAwait(false);
                 // One line per failed attempt (reliability matrix F4), naming the step; the reason holds no secret.
+                await RecordEventAsync(run.IsTest ? "TestRotationFailed" : "RotationFailed", arn, run.Token,
+                    $"Error when executing {run.Function} during {step} step (attempt {run.Attempt}): {reason}").ConfigureAwait(false);
                 if (after is null) LogFailedTest(_log, arn, step, reason);
                 else if (after.Status == RotationStatuses.Failed) LogGaveUp(_log, arn, step, run.Attempt, reason);
                 else LogFailed(_log, arn, step, run.Attempt, reason, after.NextAttemptDate, after.Token != run.Token);
@@ -178,6 +199,35 @@ public sealed partial class RotationEngine
         finally
         {
             _slots.Release();
+        }
+    }
+
+    /// <summary>An audit record of a rotation event; a sink failure is logged, never fails the rotation.</summary>
+    private async Task RecordEventAsync(string name, string arn, string token, string? error)
+    {
+        if (Audit is null) return;
+        SecretArn.TryParse(arn, out var region, out var account, out _);
+        try
+        {
+            await Audit.RecordAsync(new AuditEvent
+            {
+                EventTime = _time.GetUtcNow(),
+                EventSource = "secretsmanager.amazonaws.com",
+                EventName = name,
+                EventType = "AwsServiceEvent",
+                AwsRegion = region,
+                UserIdentity = new AuditIdentity("AWSService", null, null, null, null, "secretsmanager.amazonaws.com"),
+                Resources = [new AuditResource(arn, account, VersionId: token)],
+                ErrorCode = error is null ? null : name,
+                ErrorMessage = error,
+                RequestId = "rotation-" + Guid.NewGuid().ToString("N"),
+                ReadOnly = false,
+                RecipientAccountId = account,
+            }, applied: true).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogRecordFailed(_log, arn, e.GetType().FullName ?? "?");
         }
     }
 

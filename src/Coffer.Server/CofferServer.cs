@@ -88,7 +88,7 @@ public static class CofferServer
             builder.Services.AddSingleton(sp => new QueryEndpoint(data.Iam, sp.GetRequiredService<SigV4Verifier>(),
                 TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>()));
             builder.Services.AddHostedService(sp => RotationHost.Create(data.Secrets, options.Rotation, TimeProvider.System,
-                sp.GetRequiredService<ILoggerFactory>()));
+                sp.GetRequiredService<ILoggerFactory>(), audit.Trail));
             builder.Services.AddSingleton(sp => new AwsJsonEndpoint(
                 new AwsJsonServices { Secrets = data.Secrets, Audit = audit.Trail, AuditReader = audit.Reader, Metrics = audit.Metrics },
                 sp.GetRequiredService<SigV4Verifier>(), TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));

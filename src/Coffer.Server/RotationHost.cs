@@ -1,3 +1,4 @@
+using Coffer.Core.Audit;
 using Coffer.Core.Secrets;
 using Coffer.Rotation;
 using Microsoft.Extensions.Hosting;
@@ -11,13 +12,13 @@ namespace Coffer.Server;
 /// </summary>
 internal sealed class RotationHost(RotationEngine engine) : BackgroundService
 {
-    public static RotationHost Create(SecretService secrets, RotationOptions options, TimeProvider time, ILoggerFactory logs)
+    public static RotationHost Create(SecretService secrets, RotationOptions options, TimeProvider time, ILoggerFactory logs, AuditTrail? audit = null)
     {
         var catalog = new RotationFunctionCatalog();
         BuiltInRotators.Register(catalog, secrets, options.Database);
         secrets.RotationFunctions = catalog;
         secrets.AllowTestSchedules = options.AllowTestSchedules;
-        return new RotationHost(new RotationEngine(secrets, catalog, options, time, logs.CreateLogger<RotationEngine>()));
+        return new RotationHost(new RotationEngine(secrets, catalog, options, time, logs.CreateLogger<RotationEngine>()) { Audit = audit });
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => engine.RunAsync(stoppingToken);

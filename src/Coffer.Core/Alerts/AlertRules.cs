@@ -68,6 +68,19 @@ public sealed class AlertRules
             ObserveDenial(e, now);
         else if (e.Outcome == AuditOutcome.Success && e.EventName is "GetSecretValue" or "BatchGetSecretValue")
             foreach (var r in e.Resources) ObserveRead(r.Arn, now);
+        else if (e.EventName is "RotationFailed" && e.EventType == "AwsServiceEvent")
+            ObserveRotationFailure(e, now);
+    }
+
+    /// <summary>Rotation (issue 5): every failed attempt is audited; one alert per secret per cooldown.</summary>
+    private void ObserveRotationFailure(AuditEvent e, DateTimeOffset now)
+    {
+        foreach (var r in e.Resources)
+        {
+            if (!Due("rotation-failed|" + r.Arn, now)) continue;
+            _stream.Publish(new Alert("rotation-failed", now, $"Rotation of {r.Arn} failed: {e.ErrorMessage}",
+                Resource: r.Arn, Details: new Dictionary<string, string> { ["versionId"] = r.VersionId ?? "" }));
+        }
     }
 
     private void ObserveDenial(AuditEvent e, DateTimeOffset now)
