@@ -62,12 +62,14 @@ internal static class ServerCommand
             DefaultValueFactory = _ => LogLevel.Information,
         };
 
+        var rotation = RotationCommandOptions.Create();
         var ops = AuditServerOptions.Create();
 
         var command = new Command("server", "Run the Coffer server (AWS Secrets Manager API on an encrypted SQLite store).")
         {
             listen, dataDir, masterKeyFile, region, accountId, dev, insecure, tlsCert, tlsKey, basePath, purgeInterval, logLevel,
         };
+        rotation.AddTo(command);
         ops.AddTo(command);
         command.SetAction((result, _) =>
         {
@@ -87,6 +89,7 @@ internal static class ServerCommand
                 LogLevel = result.GetValue(logLevel),
                 BootstrapAccessKeyId = NonEmpty(Environment.GetEnvironmentVariable(BootstrapKeyIdVariable)),
                 BootstrapSecretAccessKey = NonEmpty(Environment.GetEnvironmentVariable(BootstrapSecretVariable)),
+                Rotation = rotation.Read(result),
             };
             ops.Apply(result, options);
             return CofferServer.RunAsync(options, Console.Out, Console.Error);

@@ -75,8 +75,10 @@ internal static class SecretsManagerOperations
         yield return Op("GetResourcePolicy", Json.SecretIdRequest, Json.GetResourcePolicyResult, (s, c, r, ct) => s.GetResourcePolicyAsync(c, r, ct));
         yield return Op("DeleteResourcePolicy", Json.SecretIdRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.DeleteResourcePolicyAsync(c, r, ct));
         yield return Op("ValidateResourcePolicy", Json.ValidateResourcePolicyRequest, Json.ValidateResourcePolicyResult, (s, c, r, ct) => s.ValidateResourcePolicyAsync(c, r, ct));
-        // Rotation and replication come with later issues; until then a clear AWS-shaped error (issue 2, item 4).
-        foreach (var action in (string[])["RotateSecret", "CancelRotateSecret", "ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica"])
+        yield return Op("RotateSecret", Json.RotateSecretRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.RotateSecretAsync(c, r, ct));
+        yield return Op("CancelRotateSecret", Json.SecretIdRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.CancelRotateSecretAsync(c, r, ct));
+        // Replication comes with a later issue; until then a clear AWS-shaped error (issue 2, item 4).
+        foreach (var action in (string[])["ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica"])
             yield return NotSupportedYet(action);
     }
 

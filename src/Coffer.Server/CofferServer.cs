@@ -84,9 +84,14 @@ public static class CofferServer
             builder.Services.AddSingleton(TimeProvider.System);
             builder.Services.AddSingleton(data.Secrets);
             builder.Services.AddSingleton(new SigV4Verifier(data.AccessKeys, TimeProvider.System));
+            builder.Services.AddHostedService(sp => RotationHost.Create(data.Secrets, options.Rotation, TimeProvider.System,
+                sp.GetRequiredService<ILoggerFactory>()));
             builder.Services.AddSingleton(sp => new AwsJsonEndpoint(
                 new AwsJsonServices { Secrets = data.Secrets, Audit = audit.Trail, AuditReader = audit.Reader, Metrics = audit.Metrics },
                 sp.GetRequiredService<SigV4Verifier>(), TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));
+            builder.Services.AddSingleton(sp => new ChangeFeedEndpoint(data.Secrets.Changes, sp.GetRequiredService<SigV4Verifier>(),
+                TimeProvider.System, sp.GetRequiredService<ILogger<ChangeFeedEndpoint>>(),
+                sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
             builder.Services.AddHostedService(sp => new PurgeSweeper(data.Secrets, options.PurgeInterval, TimeProvider.System,
                 sp.GetRequiredService<ILogger<PurgeSweeper>>()));
 
@@ -95,6 +100,9 @@ public static class CofferServer
             app.UseRouting();
             // Routed requests (the health checks) go on to their endpoints; everything else is the AWS protocol.
             app.Use((context, next) => context.GetEndpoint() is null ? aws.HandleAsync(context) : next(context));
+            // The change feed a `coffer agent` long-polls (docs/agent.md); SigV4-signed, outside the X-Amz-Target table.
+            var changes = app.Services.GetRequiredService<ChangeFeedEndpoint>();
+            app.MapGet(ChangeFeedEndpoint.Path, changes.HandleAsync);
             app.MapGet("/health/live", () => Results.Json(new HealthStatus("live"), HealthJsonContext.Default.HealthStatus));
             app.MapGet("/health/ready", async (CancellationToken ct) => !await data.IsReadyAsync(ct).ConfigureAwait(false)
                 ? Results.Json(new HealthStatus("not-ready", "storage"), HealthJsonContext.Default.HealthStatus, statusCode: StatusCodes.Status503ServiceUnavailable)

@@ -36,6 +36,8 @@ public sealed partial class CofferServerOptions
     /// <summary>How often secrets whose recovery window has ended are purged.</summary>
     public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromSeconds(60);
     public LogLevel LogLevel { get; set; } = LogLevel.Information;
+    /// <summary>The rotation engine and built-in rotators (docs/rotation.md).</summary>
+    public Coffer.Rotation.RotationOptions Rotation { get; set; } = new();
     /// <summary>"text" (one line per entry) or "json" (one JSON object per line, with the request id).</summary>
     public string LogFormat { get; set; } = "text";
     /// <summary>Audit sinks (docs/audit.md): "store", "stdout", "file:PATH". A call is served only when one takes its record.</summary>
@@ -91,6 +93,7 @@ public sealed partial class CofferServerOptions
             errors.Add("--base-path must be an absolute URL path such as / or /coffer/.");
         if (PurgeInterval < TimeSpan.FromSeconds(1) || PurgeInterval > TimeSpan.FromDays(1))
             errors.Add("--purge-interval must be between 1 second and 1 day.");
+        errors.AddRange(Rotation.Validate());
         if (LogFormat is not ("text" or "json"))
             errors.Add("--log-format must be text or json.");
         if (AuditSinks.Count == 0)
