@@ -31,7 +31,7 @@ public sealed record AuditSinkFailure(string Sink, string ErrorType, DateTimeOff
 /// it throws, answer InternalServiceError and send nothing else (fail closed). Mutating calls first call
 /// <see cref="EnsureAvailableAsync"/>, so that a write is not applied while no sink can record it.
 ///
-/// One writer thread takes everything queued, chains it (each record carries the previous record's hash),
+/// One writer (an async loop) takes everything queued, chains it (each record carries the previous record's hash),
 /// serialises it, and hands the batch to every sink at once (group commit: one write, or one fsync in strict
 /// mode, per batch). A batch counts as recorded when at least one sink took it.
 /// </summary>
@@ -43,11 +43,14 @@ public sealed class AuditTrail : IAsyncDisposable
     private readonly AuditOptions _options;
     private readonly TimeProvider _time;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Thread _thread;
+    private readonly Task _loop;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly bool[] _sinkHealthy;
     // Records of applied writes whose batch no sink took: written first once a sink is back (see EnsureAvailableAsync).
     private readonly List<AuditEvent> _carried = [];
+    // Every waiting call in arrival order, for the watchdog; completed ones are dropped as it passes them.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Pending> _inflight = new();
+    private readonly ITimer _watchdog;
     private long _seq;
     private string _head;
     private long _checkpointSeq;
@@ -68,8 +71,9 @@ public sealed class AuditTrail : IAsyncDisposable
         (_seq, _head) = head.Hash is null ? (0L, AuditRecord.Genesis) : (head.Seq, head.Hash);
         _checkpointSeq = _seq;
         _checkpointTime = time.GetUtcNow();
-        _thread = new Thread(Loop) { IsBackground = true, Name = "coffer-audit-writer" };
-        _thread.Start();
+        _loop = Task.Run(LoopAsync);
+        var tick = options.Timeout / 4;
+        _watchdog = time.CreateTimer(_ => Watchdog(), null, tick, tick);
     }
 
     public AuditOptions Options => _options;
@@ -98,7 +102,8 @@ public sealed class AuditTrail : IAsyncDisposable
     /// </summary>
     public Task RecordAsync(AuditEvent e, bool applied = false)
     {
-        var pending = new Pending(e, applied);
+        var pending = new Pending(e, applied, _time.GetTimestamp());
+        _inflight.Enqueue(pending);
         if (!_queue.Writer.TryWrite(pending)) return Task.FromException(Unavailable());
         return WaitAsync(pending.Done.Task);
     }
@@ -113,21 +118,17 @@ public sealed class AuditTrail : IAsyncDisposable
     {
         // The probe runs on the writer thread: sinks are used by one thread only, and it orders the probe after
         // any carried records.
-        var pending = new Pending(null, false);
+        var pending = new Pending(null, false, _time.GetTimestamp());
+        _inflight.Enqueue(pending);
         if (!_queue.Writer.TryWrite(pending)) return Task.FromException(Unavailable());
         return WaitAsync(pending.Done.Task);
     }
 
-    private async Task WaitAsync(Task done)
+    private static async Task WaitAsync(Task done)
     {
         try
         {
-            await done.WaitAsync(_options.Timeout, _time).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            _healthy = false;
-            throw Unavailable();
+            await done.ConfigureAwait(false);
         }
         catch (AuditUnavailableException)
         {
@@ -135,40 +136,57 @@ public sealed class AuditTrail : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The bounded wait, for every caller at once: one timer (a quarter of the timeout) fails the callers whose
+    /// record has waited longer than the timeout, e.g. behind a sink that hangs. Cheaper than a timer per call;
+    /// a call fails closed after between 1× and 1.25× the timeout.
+    /// </summary>
+    private void Watchdog()
+    {
+        var now = _time.GetTimestamp();
+        while (_inflight.TryPeek(out var p))
+        {
+            if (p.Done.Task.IsCompleted) { _inflight.TryDequeue(out _); continue; }
+            if (_time.GetElapsedTime(p.Enqueued, now) < _options.Timeout) break;
+            _healthy = false;
+            p.Done.TrySetException(new AuditUnavailableException());
+            _inflight.TryDequeue(out _);
+        }
+        if (_seq != _checkpointSeq && _time.GetUtcNow() - _checkpointTime >= _options.CheckpointInterval)
+            _queue.Writer.TryWrite(new Pending(null, false, now, tick: true));
+    }
+
     private static ServiceException Unavailable() => new("InternalServiceError", "An internal error occurred.");
 
-    private sealed class Pending(AuditEvent? e, bool applied)
+    private sealed class Pending(AuditEvent? e, bool applied, long enqueued, bool tick = false)
     {
+        /// <summary>The watchdog's nudge to write a checkpoint that is due by time.</summary>
+        public bool IsTick { get; } = tick;
         public AuditEvent? Event { get; } = e;
         public bool Applied { get; } = applied;
+        public long Enqueued { get; } = enqueued;
         public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private sealed class AuditUnavailableException : Exception;
 
-    private void Loop()
+    /// <summary>
+    /// The writer: an async loop on the thread pool (no dedicated thread to put to sleep and wake per batch, which
+    /// cost more than the batch itself when records arrive one by one). Sinks are still used by one flow at a time.
+    /// </summary>
+    private async Task LoopAsync()
     {
         var batch = new List<Pending>(MaxBatch);
         var reader = _queue.Reader;
         try
         {
-            while (true)
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                if (!reader.TryRead(out var first))
-                {
-                    var waited = WaitToRead(reader);
-                    if (!waited)
-                    {
-                        if (_carried.Count > 0) TryFlushCarried();
-                        break;
-                    }
-                    continue;
-                }
-                batch.Add(first);
-                while (batch.Count < MaxBatch && reader.TryRead(out var more)) batch.Add(more);
+                while (batch.Count < MaxBatch && reader.TryRead(out var item)) batch.Add(item);
                 Process(batch);
                 batch.Clear();
             }
+            if (_carried.Count > 0) TryFlushCarried();
             WriteCheckpointIfDue(force: true);
         }
         finally
@@ -177,20 +195,10 @@ public sealed class AuditTrail : IAsyncDisposable
         }
     }
 
-    private bool WaitToRead(ChannelReader<Pending> reader)
-    {
-        // A periodic wake-up writes due checkpoints in an idle trail.
-        while (true)
-        {
-            var wait = reader.WaitToReadAsync().AsTask();
-            if (wait.Wait(_options.CheckpointInterval)) return wait.Result;
-            WriteCheckpointIfDue(force: false);
-        }
-    }
-
     private void Process(List<Pending> batch)
     {
-        var probes = batch.Where(p => p.Event is null).ToList();
+        if (batch.Any(p => p.IsTick)) WriteCheckpointIfDue(force: false);
+        var probes = batch.Where(p => p.Event is null && !p.IsTick).ToList();
         var events = batch.Where(p => p.Event is not null).ToList();
 
         if (_carried.Count > 0 && !TryFlushCarried())
@@ -351,6 +359,7 @@ public sealed class AuditTrail : IAsyncDisposable
     {
         _queue.Writer.TryComplete();
         await _exited.Task.ConfigureAwait(false);
+        await _watchdog.DisposeAsync().ConfigureAwait(false);
         foreach (var s in _sinks) s.Dispose();
     }
 }
