@@ -235,12 +235,21 @@ internal sealed class SqliteSession : IDisposable
         p[5].Value = Db(version.LastAccessedDate);
         p[6].Value = version.HasValue ? 1L : 0L;
         p[7].Value = Db(version.KeyId);
-        p[8].Value = blob is null ? DBNull.Value : blob;
         command.ExecuteNonQuery();
+        if (blob is null) return;
+        var upsertBlob = Command(SqliteStatement.UpsertBlob);
+        upsertBlob.Parameters[0].Value = secretId;
+        upsertBlob.Parameters[1].Value = version.VersionId;
+        upsertBlob.Parameters[2].Value = blob;
+        upsertBlob.ExecuteNonQuery();
     }
 
     public void DeleteVersion(long secretId, string versionId)
     {
+        var blob = Command(SqliteStatement.DeleteBlob);
+        blob.Parameters[0].Value = secretId;
+        blob.Parameters[1].Value = versionId;
+        blob.ExecuteNonQuery();
         var command = Command(SqliteStatement.DeleteVersion);
         command.Parameters[0].Value = secretId;
         command.Parameters[1].Value = versionId;
@@ -249,6 +258,9 @@ internal sealed class SqliteSession : IDisposable
 
     public void PurgeSecret(long secretId)
     {
+        var blobs = Command(SqliteStatement.PurgeBlobs);
+        blobs.Parameters[0].Value = secretId;
+        blobs.ExecuteNonQuery();
         var command = Command(SqliteStatement.PurgeSecret);
         command.Parameters[0].Value = secretId;
         command.ExecuteNonQuery();
