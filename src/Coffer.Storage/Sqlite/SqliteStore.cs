@@ -16,7 +16,9 @@ public sealed class SqliteStore : ISecretStore, IAccountStore, IAsyncDisposable,
     private readonly string _databasePath;
     private readonly SqliteWriter _writer;
     private readonly ConcurrentQueue<SqliteSession> _readers = new();
-    private readonly int _maxIdleReaders = Math.Max(4, Environment.ProcessorCount * 2);
+    // Reads run on pool threads, more of them than cores at times; a connection opened per read (statements
+    // prepared again) costs far more than an idle one kept.
+    private readonly int _maxIdleReaders = Math.Max(16, Environment.ProcessorCount * 4);
     private int _idleReaders;
     private volatile bool _disposed;
 
