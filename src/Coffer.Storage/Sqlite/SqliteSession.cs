@@ -20,7 +20,7 @@ internal sealed class SqliteSession : IDisposable
     /// <summary>True while a transaction is open on the connection (as SQLite sees it, not as we think).</summary>
     public bool InTransaction => SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) == 0;
 
-    public static SqliteSession Open(string databasePath, bool writer)
+    public static SqliteSession Open(string databasePath, bool writer, bool checkpointer = false)
     {
         var builder = new SqliteConnectionStringBuilder
         {
@@ -43,7 +43,9 @@ internal sealed class SqliteSession : IDisposable
             pragma.CommandText =
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; " +
                 "PRAGMA busy_timeout = 10000; PRAGMA secure_delete = ON; PRAGMA journal_size_limit = 67108864;" +
-                (writer ? "" : " PRAGMA query_only = ON;");
+                // Checkpoints run on SqliteCheckpointer's thread; the writer's automatic one is only a backstop.
+                (writer ? $" PRAGMA wal_autocheckpoint = {SqliteCheckpointer.WriterAutoCheckpointPages};" : "") +
+                (writer || checkpointer ? "" : " PRAGMA query_only = ON;");
             pragma.ExecuteNonQuery();
             return new SqliteSession(connection);
         }

@@ -125,6 +125,8 @@ internal sealed class SqliteStatement
         "VALUES ($id, $blob, $user_name, $principal_arn, $status, $created_ms) ON CONFLICT (access_key_id) DO NOTHING",
         ["$id", "$blob", "$user_name", "$principal_arn", "$status", "$created_ms"]);
 
+    public static readonly SqliteStatement CheckpointPassive = new("PRAGMA wal_checkpoint(PASSIVE)", []);
+
     public static readonly SqliteStatement Begin = new("BEGIN IMMEDIATE", []);
     public static readonly SqliteStatement Commit = new("COMMIT", []);
     public static readonly SqliteStatement Rollback = new("ROLLBACK", []);

@@ -15,6 +15,7 @@ public sealed class SqliteStore : ISecretStore, IAccountStore, IAsyncDisposable,
 {
     private readonly string _databasePath;
     private readonly SqliteWriter _writer;
+    private readonly SqliteCheckpointer _checkpointer;
     private readonly ConcurrentQueue<SqliteSession> _readers = new();
     // Reads run on pool threads, more of them than cores at times; a connection opened per read (statements
     // prepared again) costs far more than an idle one kept.
@@ -26,6 +27,7 @@ public sealed class SqliteStore : ISecretStore, IAccountStore, IAsyncDisposable,
     {
         _databasePath = databasePath;
         _writer = new SqliteWriter(databasePath, writerSession);
+        _checkpointer = new SqliteCheckpointer(databasePath);
     }
 
     public string DatabasePath => _databasePath;
@@ -212,6 +214,7 @@ public sealed class SqliteStore : ISecretStore, IAccountStore, IAsyncDisposable,
     {
         if (_disposed) return;
         _disposed = true;
+        _checkpointer.Dispose();
         _writer.Complete();
         await _writer.Exited.ConfigureAwait(false);
         DrainReaders();
@@ -221,6 +224,7 @@ public sealed class SqliteStore : ISecretStore, IAccountStore, IAsyncDisposable,
     {
         if (_disposed) return;
         _disposed = true;
+        _checkpointer.Dispose();
         _writer.Dispose();
         DrainReaders();
     }
