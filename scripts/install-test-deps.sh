@@ -13,6 +13,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 APT_PACKAGES=(
   "awscli /usr/bin/aws"
+  "mariadb-server /usr/sbin/mariadbd"
+  "postgresql /usr/bin/psql"
 )
 
 log() { printf 'install-test-deps: %s\n' "$*"; }

@@ -53,6 +53,17 @@ if ! ./scripts/install-test-deps.sh; then
   record "test dependencies" 0 1 0
 fi
 
+# --- test databases -----------------------------------------------------------------------------------------
+# MariaDB and PostgreSQL of their own on free loopback ports (scripts/databases.sh); the rotation suites read the
+# COFFER_TEST_* variables it exports. Stopped when this script exits.
+section "test databases"
+if DB_ENV="$(./scripts/databases.sh start)"; then
+  eval "$DB_ENV"
+  trap 'rm -rf "$RESULTS"; ./scripts/databases.sh stop >/dev/null 2>&1 || true' EXIT
+else
+  echo "test.sh: starting the test databases failed; database suites skip locally and fail in CI"
+fi
+
 # --- build --------------------------------------------------------------------------------------------------
 section "build (Release)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -4,6 +4,7 @@ using Coffer.Cli;
 // `coffer`: wiring only. Subcommands: server (this issue); agent and admin come later.
 var root = new RootCommand("Coffer: a self-hosted secrets manager that speaks the AWS Secrets Manager API.");
 root.Subcommands.Add(ServerCommand.Create());
+root.Subcommands.Add(RotationCommand.Create());
 return await root.Parse(args).InvokeAsync(new InvocationConfiguration
 {
     // The server's host handles SIGINT/SIGTERM itself and shuts down gracefully.

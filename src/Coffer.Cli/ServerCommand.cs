@@ -62,10 +62,12 @@ internal static class ServerCommand
             DefaultValueFactory = _ => LogLevel.Information,
         };
 
+        var rotation = RotationCommandOptions.Create();
         var command = new Command("server", "Run the Coffer server (AWS Secrets Manager API on an encrypted SQLite store).")
         {
             listen, dataDir, masterKeyFile, region, accountId, dev, insecure, tlsCert, tlsKey, basePath, purgeInterval, logLevel,
         };
+        rotation.AddTo(command);
         command.SetAction((result, _) =>
         {
             var options = new CofferServerOptions
@@ -84,6 +86,7 @@ internal static class ServerCommand
                 LogLevel = result.GetValue(logLevel),
                 BootstrapAccessKeyId = NonEmpty(Environment.GetEnvironmentVariable(BootstrapKeyIdVariable)),
                 BootstrapSecretAccessKey = NonEmpty(Environment.GetEnvironmentVariable(BootstrapSecretVariable)),
+                Rotation = rotation.Read(result),
             };
             return CofferServer.RunAsync(options, Console.Out, Console.Error);
         });

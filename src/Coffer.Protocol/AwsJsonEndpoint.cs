@@ -25,7 +25,7 @@ public sealed partial class AwsJsonEndpoint
     /// </summary>
     public const int MaxBodyBytes = 256 * 1024;
 
-    private readonly SecretService _secrets;
+    private readonly AwsJsonServices _services;
     private readonly SigV4Verifier _verifier;
     private readonly TimeProvider _time;
     private readonly ILogger _log;
@@ -34,9 +34,15 @@ public sealed partial class AwsJsonEndpoint
 
     /// <param name="basePath">The path clients post to (the path part of their endpoint URL); "/" by default.</param>
     public AwsJsonEndpoint(SecretService secrets, SigV4Verifier verifier, TimeProvider time, ILogger<AwsJsonEndpoint> log, string basePath = "/")
+        : this(new AwsJsonServices { Secrets = secrets }, verifier, time, log, basePath)
+    {
+    }
+
+    /// <param name="basePath">The path clients post to (the path part of their endpoint URL); "/" by default.</param>
+    public AwsJsonEndpoint(AwsJsonServices services, SigV4Verifier verifier, TimeProvider time, ILogger<AwsJsonEndpoint> log, string basePath = "/")
     {
         if (!basePath.StartsWith('/')) throw new ArgumentException("The base path must start with '/'.", nameof(basePath));
-        _secrets = secrets;
+        _services = services;
         _verifier = verifier;
         _time = time;
         _log = log;
@@ -56,7 +62,7 @@ public sealed partial class AwsJsonEndpoint
             if (!IsServedPath(http.Request))
                 throw ProtocolErrors.NotFound();
             var target = http.Request.Headers["x-amz-target"];
-            if (target.Count != 1 || !SecretsManagerOperations.ByTarget.TryGetValue(target[0]!, out operation))
+            if (target.Count != 1 || !AwsJsonOperations.ByTarget.TryGetValue(target[0]!, out operation))
                 throw ProtocolErrors.UnknownOperation();
 
             using var body = await ReadBodyAsync(http.Request, ct).ConfigureAwait(false);
@@ -65,7 +71,7 @@ public sealed partial class AwsJsonEndpoint
                 http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString());
 
             using var output = new PooledBuffer();
-            await operation.Invoke(_secrets, context, body.WrittenMemory, output, ct).ConfigureAwait(false);
+            await operation.Invoke(_services, context, body.WrittenMemory, output, ct).ConfigureAwait(false);
 
             http.Response.StatusCode = StatusCodes.Status200OK;
             http.Response.ContentType = AwsErrorResponse.ContentType;

@@ -7,10 +7,16 @@ using Coffer.Protocol.Json;
 
 namespace Coffer.Protocol;
 
+/// <summary>The domain services the AWS JSON operations call; one property per service that speaks AWS JSON 1.1.</summary>
+public sealed class AwsJsonServices
+{
+    public required SecretService Secrets { get; init; }
+}
+
 /// <summary>One operation: the service it is signed for, and how to run it on a JSON body.</summary>
 internal sealed class Operation(string target, string signingName, Operation.Handler invoke)
 {
-    public delegate Task Handler(SecretService service, RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output, CancellationToken ct);
+    public delegate Task Handler(AwsJsonServices services, RequestContext context, ReadOnlyMemory<byte> body, IBufferWriter<byte> output, CancellationToken ct);
 
     /// <summary>The X-Amz-Target value, e.g. <c>secretsmanager.GetSecretValue</c>.</summary>
     public string Target { get; } = target;
@@ -21,9 +27,18 @@ internal sealed class Operation(string target, string signingName, Operation.Han
 }
 
 /// <summary>
-/// The one dispatch table: X-Amz-Target → operation (spec §1.1, §3). Another service speaking AWS JSON later
-/// adds its rows with its own signing name; the verifier checks the scope against the row.
+/// The one dispatch table: X-Amz-Target → operation, for every service that speaks AWS JSON 1.1 on this endpoint.
+/// Each service contributes its rows with its own signing name; the verifier checks the credential scope against
+/// the row, so a request signed for one service cannot call another's operation.
 /// </summary>
+internal static class AwsJsonOperations
+{
+    public static readonly FrozenDictionary<string, Operation> ByTarget =
+        SecretsManagerOperations.ByTarget.Values
+            .ToFrozenDictionary(o => o.Target, StringComparer.Ordinal);
+}
+
+/// <summary>Secrets Manager's rows of the dispatch table (spec §1.1, §3).</summary>
 internal static class SecretsManagerOperations
 {
     public const string SigningName = "secretsmanager";
@@ -51,25 +66,27 @@ internal static class SecretsManagerOperations
         yield return Op("GetResourcePolicy", Json.SecretIdRequest, Json.GetResourcePolicyResult, (s, c, r, ct) => s.GetResourcePolicyAsync(c, r, ct));
         yield return Op("DeleteResourcePolicy", Json.SecretIdRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.DeleteResourcePolicyAsync(c, r, ct));
         yield return Op("ValidateResourcePolicy", Json.ValidateResourcePolicyRequest, Json.ValidateResourcePolicyResult, (s, c, r, ct) => s.ValidateResourcePolicyAsync(c, r, ct));
-        // Rotation and replication come with later issues; until then a clear AWS-shaped error (issue 2, item 4).
-        foreach (var action in (string[])["RotateSecret", "CancelRotateSecret", "ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica"])
+        yield return Op("RotateSecret", Json.RotateSecretRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.RotateSecretAsync(c, r, ct));
+        yield return Op("CancelRotateSecret", Json.SecretIdRequest, Json.SecretIdentityResult, (s, c, r, ct) => s.CancelRotateSecretAsync(c, r, ct));
+        // Replication comes with a later issue; until then a clear AWS-shaped error (issue 2, item 4).
+        foreach (var action in (string[])["ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica"])
             yield return NotSupportedYet(action);
     }
 
     private static Operation Op<TRequest, TResult>(string action, JsonTypeInfo<TRequest> requestInfo, JsonTypeInfo<TResult> resultInfo,
         Func<SecretService, RequestContext, TRequest, CancellationToken, Task<TResult>> call) =>
-        new(SigningName + "." + action, SigningName, async (service, context, body, output, ct) =>
+        new(SigningName + "." + action, SigningName, async (services, context, body, output, ct) =>
         {
             var request = ProtocolJson.Read(body, requestInfo);
-            var result = await call(service, context, request, ct).ConfigureAwait(false);
+            var result = await call(services.Secrets, context, request, ct).ConfigureAwait(false);
             ProtocolJson.Write(output, result, resultInfo);
         });
 
     /// <summary>Operations without modelled output answer 200 with an empty body (spec §1.2).</summary>
     private static Operation NoOutput<TRequest>(string action, JsonTypeInfo<TRequest> requestInfo,
         Func<SecretService, RequestContext, TRequest, CancellationToken, Task> call) =>
-        new(SigningName + "." + action, SigningName, (service, context, body, output, ct) =>
-            call(service, context, ProtocolJson.Read(body, requestInfo), ct));
+        new(SigningName + "." + action, SigningName, (services, context, body, output, ct) =>
+            call(services.Secrets, context, ProtocolJson.Read(body, requestInfo), ct));
 
     private static Operation NotSupportedYet(string action) =>
         new(SigningName + "." + action, SigningName, (_, _, _, _, _) => throw ProtocolErrors.NotSupportedYet(action));

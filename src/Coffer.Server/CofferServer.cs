@@ -84,6 +84,8 @@ public static class CofferServer
             builder.Services.AddSingleton(new SigV4Verifier(data.AccessKeys, TimeProvider.System));
             builder.Services.AddSingleton(sp => new AwsJsonEndpoint(data.Secrets, sp.GetRequiredService<SigV4Verifier>(),
                 TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));
+            builder.Services.AddHostedService(sp => RotationHost.Create(data.Secrets, options.Rotation, TimeProvider.System,
+                sp.GetRequiredService<ILoggerFactory>()));
             builder.Services.AddHostedService(sp => new PurgeSweeper(data.Secrets, options.PurgeInterval, TimeProvider.System,
                 sp.GetRequiredService<ILogger<PurgeSweeper>>()));
 

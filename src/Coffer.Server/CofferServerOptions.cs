@@ -36,6 +36,8 @@ public sealed partial class CofferServerOptions
     /// <summary>How often secrets whose recovery window has ended are purged.</summary>
     public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromSeconds(60);
     public LogLevel LogLevel { get; set; } = LogLevel.Information;
+    /// <summary>The rotation engine and built-in rotators (docs/rotation.md).</summary>
+    public Coffer.Rotation.RotationOptions Rotation { get; set; } = new();
 
     [GeneratedRegex("^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", RegexOptions.CultureInvariant)]
     private static partial Regex RegionName();
@@ -81,6 +83,7 @@ public sealed partial class CofferServerOptions
             errors.Add("--base-path must be an absolute URL path such as / or /coffer/.");
         if (PurgeInterval < TimeSpan.FromSeconds(1) || PurgeInterval > TimeSpan.FromDays(1))
             errors.Add("--purge-interval must be between 1 second and 1 day.");
+        errors.AddRange(Rotation.Validate());
         return errors;
     }
 

@@ -76,6 +76,7 @@ internal sealed class BrokenSecretStore : ISecretStore
     public Task<byte[]?> ReadBlobAsync(long secretId, string versionId, CancellationToken ct) => throw Broken();
     public Task<IReadOnlyList<Secret>> ListAsync(string region, CancellationToken ct) => throw Broken();
     public Task<IReadOnlyList<Secret>> ListDueForPurgeAsync(DateTimeOffset now, CancellationToken ct) => throw Broken();
+    public Task<IReadOnlyList<Secret>> ListRotatingAsync(CancellationToken ct) => throw Broken();
     public Task<T> WriteAsync<T>(Func<ISecretTransaction, T> work, CancellationToken ct) => throw Broken();
 }
 

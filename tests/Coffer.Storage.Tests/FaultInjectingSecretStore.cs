@@ -116,6 +116,9 @@ public sealed class FaultInjectingSecretStore(ISecretStore secrets, IAccountStor
     public Task<IReadOnlyList<Secret>> ListDueForPurgeAsync(DateTimeOffset now, CancellationToken ct) =>
         Call(() => secrets.ListDueForPurgeAsync(now, ct), false, ct);
 
+    public Task<IReadOnlyList<Secret>> ListRotatingAsync(CancellationToken ct) =>
+        Call(() => secrets.ListRotatingAsync(ct), false, ct);
+
     public Task<T> WriteAsync<T>(Func<ISecretTransaction, T> work, CancellationToken ct) =>
         Call(() => secrets.WriteAsync(tx => work(new Transaction(tx, this)), ct), true, ct);
 

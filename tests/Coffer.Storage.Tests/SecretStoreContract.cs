@@ -744,4 +744,46 @@ public abstract class SecretStoreContract : IAsyncLifetime
         Assert.NotNull(stored);
         Assert.NotNull(await faulty.ReadBlobAsync(stored.Id, "v1", None));
     }
+
+    // ---- rotation state (migration 002) ----
+
+    [Fact]
+    public async Task Rotation_state_round_trips_with_the_secret_and_lists_rotating_secrets_across_regions()
+    {
+        var (plain, _) = await CreateAsync("rot-none", Blob());
+        var (a, _) = await CreateAsync("rot-a", Blob());
+        var (b, _) = await CreateAsync("rot-b", Blob(), OtherRegion);
+        var state = new Coffer.Core.Rotation.RotationState
+        {
+            WindowStart = T0.AddDays(30),
+            Run = new Coffer.Core.Rotation.RotationRun
+            {
+                Token = "11111111-2222-3333-4444-555555555555", RotationToken = "rt", Function = "coffer-mysql-single-user",
+                Step = "setSecret", Phase = "started", Status = "retrying", Attempt = 2, StartedDate = T0, UpdatedDate = T0,
+                NextAttemptDate = T0.AddMinutes(2),
+            },
+            LastFailure = new Coffer.Core.Rotation.RotationFailure("setSecret", "could not connect", T0, "t", 1),
+        };
+        await Secrets.WriteAsync(tx =>
+        {
+            var s = tx.FindByArn(a.Arn)!;
+            s.RotationEnabled = true;
+            s.Rotation = state;
+            tx.UpdateSecret(s);
+            var o = tx.FindByArn(b.Arn)!;
+            o.RotationEnabled = false;
+            o.Rotation = new Coffer.Core.Rotation.RotationState { LastFailure = state.LastFailure };
+            tx.UpdateSecret(o);
+            return 0;
+        }, None);
+        await Reopen();
+        var read = (await Secrets.FindByArnAsync(a.Arn, None))!.Rotation!;
+        Assert.Equal(state.WindowStart, read.WindowStart);
+        Assert.Equal(("setSecret", "started", "retrying", 2), (read.Run!.Step, read.Run.Phase, read.Run.Status, read.Run.Attempt));
+        Assert.Equal(state.Run.NextAttemptDate, read.Run.NextAttemptDate);
+        Assert.Equal(state.LastFailure, read.LastFailure);
+        Assert.Null((await Secrets.FindByArnAsync(plain.Arn, None))!.Rotation);
+        var rotating = await Secrets.ListRotatingAsync(None);
+        Assert.Equal([a.Arn, b.Arn], rotating.Select(s => s.Arn).ToList());
+    }
 }

@@ -26,6 +26,12 @@ public interface ISecretStore
     /// <summary>Secrets in any region whose deletion date is at or before <paramref name="now"/>.</summary>
     Task<IReadOnlyList<Secret>> ListDueForPurgeAsync(DateTimeOffset now, CancellationToken ct);
 
+    /// <summary>
+    /// Secrets in any region that the rotation scheduler must look at: rotation enabled, or a rotation state
+    /// recorded (<see cref="Secret.Rotation"/> not null). In creation order.
+    /// </summary>
+    Task<IReadOnlyList<Secret>> ListRotatingAsync(CancellationToken ct);
+
     Task<T> WriteAsync<T>(Func<ISecretTransaction, T> work, CancellationToken ct);
 }
 

@@ -31,6 +31,8 @@ public sealed class Secret
     public RotationRules? RotationRules { get; set; }
     public DateTimeOffset? LastRotatedDate { get; set; }
     public DateTimeOffset? NextRotationDate { get; set; }
+    /// <summary>Durable rotation state (schedule window, run in progress, last failure); null when none.</summary>
+    public Rotation.RotationState? Rotation { get; set; }
     public string? OwningService { get; set; }
     public required string PrimaryRegion { get; init; }
     public List<SecretVersion> Versions { get; set; } = [];
@@ -45,6 +47,13 @@ public sealed class Secret
     {
         var copy = (Secret)MemberwiseClone();
         copy.Tags = Tags is null ? null : [.. Tags];
+        copy.Rotation = Rotation?.Clone();
+        copy.RotationRules = RotationRules is null ? null : new RotationRules
+        {
+            AutomaticallyAfterDays = RotationRules.AutomaticallyAfterDays,
+            Duration = RotationRules.Duration,
+            ScheduleExpression = RotationRules.ScheduleExpression,
+        };
         copy.Versions = Versions.ConvertAll(v => v.Clone());
         return copy;
     }

@@ -74,6 +74,7 @@ public sealed partial class SecretService
         return WriteAsync(tx =>
         {
             var secret = ResolveForWrite(tx, ctx.Region, secretId);
+            CheckRotationToken(secret, request.RotationToken);
             var existing = secret.FindVersion(token);
             if (existing is not null)
             {

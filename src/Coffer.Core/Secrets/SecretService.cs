@@ -409,6 +409,7 @@ public sealed partial class SecretService(
         {
             pending.Stages.Remove(StagingLabels.Pending);
             changed.Add(pending);
+            AbandonRotation(secret);
         }
         CheckStageQuota(secret);
 

@@ -45,6 +45,7 @@ namespace Coffer.Protocol.Json;
 [JsonSerializable(typeof(GetResourcePolicyResult))]
 [JsonSerializable(typeof(ValidateResourcePolicyRequest))]
 [JsonSerializable(typeof(ValidateResourcePolicyResult))]
+[JsonSerializable(typeof(RotateSecretRequest))]
 internal sealed partial class ProtocolJsonContext : JsonSerializerContext;
 
 internal static class ProtocolJson

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Coffer.Core.Rotation;
 using Coffer.Core.Secrets;
 
 namespace Coffer.Storage.Sqlite;
@@ -8,6 +9,7 @@ namespace Coffer.Storage.Sqlite;
 [JsonSerializable(typeof(List<Tag>))]
 [JsonSerializable(typeof(List<string>))]
 [JsonSerializable(typeof(RotationRules))]
+[JsonSerializable(typeof(RotationState))]
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 internal sealed partial class SqliteJsonContext : JsonSerializerContext;
 
@@ -47,4 +49,10 @@ internal static class SqliteJson
 
     public static RotationRules? Rules(string? json) =>
         json is null ? null : JsonSerializer.Deserialize(json, SqliteJsonContext.Default.RotationRules);
+
+    public static object Rotation(RotationState? state) =>
+        state is null ? DBNull.Value : JsonSerializer.Serialize(state, SqliteJsonContext.Default.RotationState);
+
+    public static RotationState? Rotation(string? json) =>
+        json is null ? null : JsonSerializer.Deserialize(json, SqliteJsonContext.Default.RotationState);
 }

@@ -104,6 +104,8 @@ internal sealed class SqliteSession : IDisposable
         return ReadMany(command);
     }
 
+    public List<Secret> ListRotating() => ReadMany(Command(SqliteStatement.ListRotating));
+
     public byte[]? ReadBlob(long secretId, string versionId)
     {
         var command = Command(SqliteStatement.ReadBlob);
@@ -166,6 +168,7 @@ internal sealed class SqliteSession : IDisposable
         NextRotationDate = NullableDate(r, 18),
         OwningService = NullableString(r, 19),
         PrimaryRegion = r.GetString(20),
+        Rotation = SqliteJson.Rotation(NullableString(r, 21)),
     };
 
     private static void AddVersion(SqliteDataReader r, Secret secret)
@@ -196,7 +199,7 @@ internal sealed class SqliteSession : IDisposable
     {
         var command = Command(SqliteStatement.UpdateSecret);
         BindSecret(command, secret);
-        command.Parameters[20].Value = secret.Id;
+        command.Parameters[21].Value = secret.Id;
         command.ExecuteNonQuery();
     }
 
@@ -223,6 +226,7 @@ internal sealed class SqliteSession : IDisposable
         p[17].Value = Db(s.NextRotationDate);
         p[18].Value = Db(s.OwningService);
         p[19].Value = s.PrimaryRegion;
+        p[20].Value = SqliteJson.Rotation(s.Rotation);
     }
 
     public void UpsertVersion(long secretId, SecretVersion version, byte[]? blob, long sequence)

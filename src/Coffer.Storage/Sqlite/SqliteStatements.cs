@@ -24,13 +24,13 @@ internal sealed class SqliteStatement
     private const string SecretColumns =
         "s.id, s.region, s.name, s.arn, s.description, s.kms_key_id, s.type, s.tags, s.resource_policy, " +
         "s.created_ms, s.last_changed_ms, s.last_accessed_ms, s.deleted_ms, s.deletion_ms, s.rotation_enabled, " +
-        "s.rotation_lambda_arn, s.rotation_rules, s.last_rotated_ms, s.next_rotation_ms, s.owning_service, s.primary_region";
+        "s.rotation_lambda_arn, s.rotation_rules, s.last_rotated_ms, s.next_rotation_ms, s.owning_service, s.primary_region, s.rotation_state";
 
     private const string VersionColumns =
         "v.version_id, v.stages, v.created_ms, v.last_accessed_ms, v.has_value, v.key_id";
 
     /// <summary>Column index of the first version column in the secret queries.</summary>
-    public const int FirstVersionColumn = 21;
+    public const int FirstVersionColumn = 22;
 
     // One statement per read, so a secret and its versions come from one snapshot.
     private const string SelectSecrets =
@@ -48,26 +48,30 @@ internal sealed class SqliteStatement
     public static readonly SqliteStatement ListDueForPurge = new(
         SelectSecrets + "WHERE s.deletion_ms IS NOT NULL AND s.deletion_ms <= $now ORDER BY s.id, v.seq", ["$now"]);
 
+    // Migration 002: secrets the rotation scheduler looks at (enabled, or with a rotation run recorded).
+    public static readonly SqliteStatement ListRotating = new(
+        SelectSecrets + "WHERE s.rotation_enabled = 1 OR s.rotation_state IS NOT NULL ORDER BY s.id, v.seq", []);
+
     public static readonly SqliteStatement ReadBlob = new(
         "SELECT blob FROM version_blobs WHERE secret_id = $secret_id AND version_id = $version_id", ["$secret_id", "$version_id"]);
 
     private const string SecretValues =
         "$region, $name, $arn, $description, $kms_key_id, $type, $tags, $resource_policy, $created_ms, $last_changed_ms, " +
         "$last_accessed_ms, $deleted_ms, $deletion_ms, $rotation_enabled, $rotation_lambda_arn, $rotation_rules, " +
-        "$last_rotated_ms, $next_rotation_ms, $owning_service, $primary_region";
+        "$last_rotated_ms, $next_rotation_ms, $owning_service, $primary_region, $rotation_state";
 
     private static readonly string[] SecretParameters =
     [
         "$region", "$name", "$arn", "$description", "$kms_key_id", "$type", "$tags", "$resource_policy", "$created_ms",
         "$last_changed_ms", "$last_accessed_ms", "$deleted_ms", "$deletion_ms", "$rotation_enabled",
         "$rotation_lambda_arn", "$rotation_rules", "$last_rotated_ms", "$next_rotation_ms", "$owning_service",
-        "$primary_region",
+        "$primary_region", "$rotation_state",
     ];
 
     public static readonly SqliteStatement InsertSecret = new(
         "INSERT INTO secrets (region, name, arn, description, kms_key_id, type, tags, resource_policy, created_ms, " +
         "last_changed_ms, last_accessed_ms, deleted_ms, deletion_ms, rotation_enabled, rotation_lambda_arn, " +
-        "rotation_rules, last_rotated_ms, next_rotation_ms, owning_service, primary_region) VALUES (" + SecretValues +
+        "rotation_rules, last_rotated_ms, next_rotation_ms, owning_service, primary_region, rotation_state) VALUES (" + SecretValues +
         ") RETURNING id", SecretParameters);
 
     public static readonly SqliteStatement UpdateSecret = new(
@@ -77,7 +81,7 @@ internal sealed class SqliteStatement
         "deleted_ms = $deleted_ms, deletion_ms = $deletion_ms, rotation_enabled = $rotation_enabled, " +
         "rotation_lambda_arn = $rotation_lambda_arn, rotation_rules = $rotation_rules, " +
         "last_rotated_ms = $last_rotated_ms, next_rotation_ms = $next_rotation_ms, owning_service = $owning_service, " +
-        "primary_region = $primary_region WHERE id = $id",
+        "primary_region = $primary_region, rotation_state = $rotation_state WHERE id = $id",
         [.. SecretParameters, "$id"]);
 
     // Values live in version_blobs (migration 002): a label move rewrites only the small version row.

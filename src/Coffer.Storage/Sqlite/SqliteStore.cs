@@ -90,6 +90,9 @@ public sealed class SqliteStore : ISecretStore, IAccountStore, IAsyncDisposable,
     public Task<IReadOnlyList<Secret>> ListDueForPurgeAsync(DateTimeOffset now, CancellationToken ct) =>
         Read<DateTimeOffset, IReadOnlyList<Secret>>(static (s, n) => s.ListDueForPurge(n), now, ct);
 
+    public Task<IReadOnlyList<Secret>> ListRotatingAsync(CancellationToken ct) =>
+        Read<int, IReadOnlyList<Secret>>(static (s, _) => s.ListRotating(), 0, ct);
+
     public Task<T> WriteAsync<T>(Func<ISecretTransaction, T> work, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(work);
