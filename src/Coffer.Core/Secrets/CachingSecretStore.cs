@@ -108,6 +108,8 @@ internal sealed class CachingSecretStore(ISecretStore inner, int maxSecrets = Ca
 
     public Task<IReadOnlyList<Secret>> ListDueForPurgeAsync(DateTimeOffset now, CancellationToken ct) => inner.ListDueForPurgeAsync(now, ct);
 
+    public Task<IReadOnlyList<Secret>> ListRotatingAsync(CancellationToken ct) => inner.ListRotatingAsync(ct);
+
     // ---- writes ----
 
     public async Task<T> WriteAsync<T>(Func<ISecretTransaction, T> work, CancellationToken ct)

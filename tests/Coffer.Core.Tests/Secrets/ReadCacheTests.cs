@@ -273,6 +273,7 @@ public sealed class ReadCacheTests : IAsyncLifetime
         public Task<byte[]?> ReadBlobAsync(long secretId, string versionId, CancellationToken ct) => inner.ReadBlobAsync(secretId, versionId, ct);
         public Task<IReadOnlyList<Secret>> ListAsync(string region, CancellationToken ct) => inner.ListAsync(region, ct);
         public Task<IReadOnlyList<Secret>> ListDueForPurgeAsync(DateTimeOffset now, CancellationToken ct) => inner.ListDueForPurgeAsync(now, ct);
+        public Task<IReadOnlyList<Secret>> ListRotatingAsync(CancellationToken ct) => inner.ListRotatingAsync(ct);
         public Task<T> WriteAsync<T>(Func<ISecretTransaction, T> work, CancellationToken ct) => inner.WriteAsync(work, ct);
     }
 
