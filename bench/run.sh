@@ -8,7 +8,10 @@
 # request it sends Coffer, so the client does identical work in 1 and 2 and the ratio measures the server.
 #
 # Usage: bench/run.sh [--duration S] [--warmup S] [--connections C] [--pin | --no-pin] [--out DIR]
-#                     [--value-size B] [--raw-only] [--skip-build]
+#                     [--value-size B] [--raw-only] [--skip-build] [--audit-mode default|strict] [--get-only]
+#   --audit-mode M  the server's audit durability (issue 4; default: default); "none" passes no option, for a
+#                   COFFER_CMD built from a commit before the audit trail (the baseline in docs/benchmarks.md)
+#   --get-only      skip the PutSecretValue phases (and their setup)
 #   --value-size B  SecretString size for the GetSecretValue secrets and PutSecretValue values (default 4096)
 #   --pin      server on CPU 1, load generator on CPU 0 (taskset); the default is --no-pin, see docs/benchmarks.md
 #   --out DIR  keep the JSON results and logs there (default: a temporary directory, removed at exit)
@@ -24,6 +27,8 @@ pin=0
 out=""
 raw_only=0
 skip_build=0
+audit_mode=default
+get_only=0
 get_secrets=1000
 put1_secrets=1000
 put64_secrets=2000
@@ -39,7 +44,9 @@ while [[ $# -gt 0 ]]; do
     --value-size) value_size="$2"; shift 2 ;;
     --raw-only) raw_only=1; shift ;;
     --skip-build) skip_build=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --audit-mode) audit_mode="$2"; shift 2 ;;
+    --get-only) get_only=1; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -107,7 +114,7 @@ fi
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), \
 $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), load average $(loadavg)"
-echo "== pinning: $([[ "$pin" == 1 ]] && echo 'server CPU 1, load generator CPU 0' || echo none)"
+echo "== pinning: $([[ "$pin" == 1 ]] && echo 'server CPU 1, load generator CPU 0' || echo none); audit mode: $audit_mode"
 echo "load_before $(loadavg)" > "$out/load.txt"
 python3 bench/fsync-probe.py "${TMPDIR:-/tmp}" 3 | tee "$out/fsync.txt"
 
@@ -130,7 +137,8 @@ if [[ "$raw_only" == 0 ]]; then
   port="$(free_port)"
   endpoint="http://127.0.0.1:$port/"
   # shellcheck disable=SC2086
-  setsid $server_cpu $coffer_cmd server --dev --listen "127.0.0.1:$port" > "$out/server.log" 2>&1 &
+  audit_args=(--audit-mode "$audit_mode"); [[ "$audit_mode" == none ]] && audit_args=()
+  setsid $server_cpu $coffer_cmd server --dev --listen "127.0.0.1:$port" "${audit_args[@]}" > "$out/server.log" 2>&1 &
   server_pgid=$!
   wait_listening "$endpoint" "$server_pgid" 600
   pids="$(pgrep -g "$server_pgid" | paste -sd, -)"
@@ -139,14 +147,17 @@ if [[ "$raw_only" == 0 ]]; then
 
   echo "== setup: CreateSecret $get_secrets + $put1_secrets + $put64_secrets secrets of $value_size bytes"
   loadgen setup "${common[@]}" --secrets "$get_secrets" --prefix bench/get- --connections 16
-  loadgen setup "${common[@]}" --secrets "$put1_secrets" --prefix bench/put1- --connections 16
-  loadgen setup "${common[@]}" --secrets "$put64_secrets" --prefix bench/put64- --connections 16
+  if [[ "$get_only" == 0 ]]; then
+    loadgen setup "${common[@]}" --secrets "$put1_secrets" --prefix bench/put1- --connections 16
+    loadgen setup "${common[@]}" --secrets "$put64_secrets" --prefix bench/put64- --connections 16
+  fi
 
   echo "== GetSecretValue, $connections connections"
   loadgen get-secret-value "${common[@]}" --secrets "$get_secrets" --prefix bench/get- \
     --connections "$connections" --duration "$duration" --warmup "$warmup" --label get --json "$out/get.json"
   echo "load_after_get $(loadavg)" >> "$out/load.txt"
 
+  if [[ "$get_only" == 0 ]]; then
   echo "== PutSecretValue, 1 connection"
   loadgen put-secret-value "${common[@]}" --secrets "$put1_secrets" --prefix bench/put1- \
     --connections 1 --duration "$duration" --warmup "$warmup" --label put1 --json "$out/put1.json"
@@ -155,6 +166,7 @@ if [[ "$raw_only" == 0 ]]; then
   loadgen put-secret-value "${common[@]}" --secrets "$put64_secrets" --prefix bench/put64- \
     --connections "$connections" --duration "$duration" --warmup "$warmup" --label put64 --json "$out/put64.json"
   echo "load_after_put $(loadavg)" >> "$out/load.txt"
+  fi
   stop_group "$server_pgid"; server_pgid=""
 fi
 

@@ -23,6 +23,7 @@ internal sealed class LoadOptions
     public int Count { get; private set; } = 1000;
     public int Seed { get; private set; } = 20250101;
     public IReadOnlyList<int> ServerPids { get; private set; } = [];
+    public string? Token { get; private set; }
 
     public const string Usage = """
         coffer-loadgen MODE [options]
@@ -32,6 +33,8 @@ internal sealed class LoadOptions
                              same signed GetSecretValue request as get-secret-value, so the client does identical work.
           get-secret-value   signed POST secretsmanager.GetSecretValue, round-robin over --secrets secrets
           put-secret-value   signed PutSecretValue, a unique ClientRequestToken and value per request
+          agent-get          GET /secretsmanager/get?secretId=… from `coffer agent` (--endpoint is the agent) with
+                             the X-Aws-Parameters-Secrets-Token header (--token), round-robin over --secrets secrets
           setup              CreateSecret --secrets secrets with --value-size byte values (existing ones are kept)
           signer-check       print canonical request, string to sign and Authorization for --count random
                              requests (seed --seed) as JSON lines, for bench/signer-check.py
@@ -48,6 +51,8 @@ internal sealed class LoadOptions
           --prefix P             secret name prefix; names are P00000, P00001, ... (default bench/get-)
           --value-size B         SecretString size for setup and put-secret-value (default 4096)
           --method GET|POST      raw mode only (default POST)
+          --token T              agent-get: the SSRF token; raw: also sent as the token header, so the client
+                                 does the same work in both (default $AWS_TOKEN for agent-get)
           --sign                 raw mode only, see above
           --server-pids P,Q      report the CPU these processes use while measuring (Linux /proc)
           --json FILE            also write the result as JSON to FILE
@@ -106,6 +111,7 @@ internal sealed class LoadOptions
                         .Select(p => PositiveInt(name, p)).ToArray();
                     break;
                 case "--label": options.Label = value; break;
+                case "--token": options.Token = value; break;
                 case "--count": options.Count = PositiveInt(name, value); break;
                 case "--seed": options.Seed = int.Parse(value, CultureInfo.InvariantCulture); break;
                 default: throw new UsageException($"unknown option {name}");

@@ -23,6 +23,7 @@ switch (options.Mode)
         return SignerCheck.Run(options, Console.Out);
     case "raw":
     case "get-secret-value":
+    case "agent-get":
     case "put-secret-value":
     case "setup":
         return await Modes.RunAsync(options);
@@ -75,6 +76,30 @@ internal static class Modes
                 }, o.WarmupSeconds, o.DurationSeconds, o.ServerPids);
                 break;
             }
+            case "agent-get":
+            {
+                // The agent's cache-hit path: the same plain GET the Lambda extension's users send.
+                string token = o.Token ?? Environment.GetEnvironmentVariable("AWS_TOKEN")
+                    ?? throw new UsageException("agent-get needs --token or $AWS_TOKEN");
+                var uris = new Uri[o.Secrets];
+                for (int i = 0; i < uris.Length; i++)
+                {
+                    uris[i] = new Uri(o.Endpoint, "/secretsmanager/get?secretId="
+                        + Uri.EscapeDataString(SecretsManagerRequests.SecretName(o.Prefix, i)));
+                }
+                int counter = -1;
+                result = await runner.RunAsync(_ =>
+                {
+                    var message = new HttpRequestMessage(HttpMethod.Get, uris[(int)((uint)Interlocked.Increment(ref counter) % (uint)uris.Length)])
+                    {
+                        Version = System.Net.HttpVersion.Version11,
+                        VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+                    };
+                    message.Headers.TryAddWithoutValidation("X-Aws-Parameters-Secrets-Token", token);
+                    return message;
+                }, o.WarmupSeconds, o.DurationSeconds, o.ServerPids);
+                break;
+            }
             case "raw":
             {
                 byte[] body = """{"SecretId":"bench/get-00000"}"""u8.ToArray();
@@ -86,6 +111,10 @@ internal static class Modes
                         Version = System.Net.HttpVersion.Version11,
                         VersionPolicy = HttpVersionPolicy.RequestVersionExact,
                     };
+                    if (o.Token is not null)
+                    {
+                        message.Headers.TryAddWithoutValidation("X-Aws-Parameters-Secrets-Token", o.Token);
+                    }
                     if (method == HttpMethod.Post)
                     {
                         message.Content = new ByteArrayContent(body);

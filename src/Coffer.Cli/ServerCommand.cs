@@ -63,11 +63,14 @@ internal static class ServerCommand
         };
 
         var rotation = RotationCommandOptions.Create();
+        var ops = AuditServerOptions.Create();
+
         var command = new Command("server", "Run the Coffer server (AWS Secrets Manager API on an encrypted SQLite store).")
         {
             listen, dataDir, masterKeyFile, region, accountId, dev, insecure, tlsCert, tlsKey, basePath, purgeInterval, logLevel,
         };
         rotation.AddTo(command);
+        ops.AddTo(command);
         command.SetAction((result, _) =>
         {
             var options = new CofferServerOptions
@@ -88,6 +91,7 @@ internal static class ServerCommand
                 BootstrapSecretAccessKey = NonEmpty(Environment.GetEnvironmentVariable(BootstrapSecretVariable)),
                 Rotation = rotation.Read(result),
             };
+            ops.Apply(result, options);
             return CofferServer.RunAsync(options, Console.Out, Console.Error);
         });
         return command;

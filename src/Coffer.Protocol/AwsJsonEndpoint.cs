@@ -57,6 +57,9 @@ public sealed partial class AwsJsonEndpoint
         using var scope = RequestScope(_log, requestId);
         var ct = http.RequestAborted;
         Operation? operation = null;
+        var call = new AuditedCall(_time.GetTimestamp(), requestId);
+        // Declared outside the try: the audit record of a failed call still reads the body in the catch blocks.
+        PooledBuffer? body = null;
         try
         {
             if (!IsServedPath(http.Request))
@@ -65,13 +68,17 @@ public sealed partial class AwsJsonEndpoint
             if (target.Count != 1 || !AwsJsonOperations.ByTarget.TryGetValue(target[0]!, out operation))
                 throw ProtocolErrors.UnknownOperation();
 
-            using var body = await ReadBodyAsync(http.Request, ct).ConfigureAwait(false);
+            body = await ReadBodyAsync(http.Request, ct).ConfigureAwait(false);
+            call.Body = body.WrittenMemory;
             var identity = await _verifier.VerifyAsync(http.Request, body.WrittenMemory, operation.SigningName, ct).ConfigureAwait(false);
             var context = new RequestContext(identity.Key.Principal, identity.Region, requestId,
                 http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString());
+            call.Context = context;
+            await BeforeInvokeAsync(operation, call).ConfigureAwait(false);
 
             using var output = new PooledBuffer();
             await operation.Invoke(_services, context, body.WrittenMemory, output, ct).ConfigureAwait(false);
+            await RecordAsync(http, operation, call, output.WrittenMemory, null, null).ConfigureAwait(false);
 
             http.Response.StatusCode = StatusCodes.Status200OK;
             http.Response.ContentType = AwsErrorResponse.ContentType;
@@ -79,11 +86,15 @@ public sealed partial class AwsJsonEndpoint
             if (output.Length > 0)
                 await http.Response.Body.WriteAsync(output.WrittenMemory, ct).ConfigureAwait(false);
             LogServed(_log, operation.Action, StatusCodes.Status200OK);
+            Observe(operation, call, "success");
         }
         catch (ServiceException e)
         {
-            await WriteErrorAsync(http, e.Code, e.Message).ConfigureAwait(false);
-            LogRejected(_log, operation?.Action ?? "-", e.Code);
+            // The failure is recorded too; if that fails, the answer is InternalServiceError (fail closed).
+            var (code, message) = await RecordFailureAsync(http, operation, call, e.Code, e.Message).ConfigureAwait(false);
+            await WriteErrorAsync(http, code, message).ConfigureAwait(false);
+            LogRejected(_log, operation?.Action ?? "-", code);
+            Observe(operation, call, code);
         }
         catch (BadHttpRequestException e)
         {
@@ -101,7 +112,13 @@ public sealed partial class AwsJsonEndpoint
         {
             // Bugs and I/O faults: no detail to the caller, and only the type to the log (a message could quote input).
             LogFailed(_log, operation?.Action ?? "-", e.GetType().FullName ?? "?", requestId);
+            await RecordFailureAsync(http, operation, call, ProtocolErrors.InternalServiceError, AwsErrorResponse.InternalErrorMessage).ConfigureAwait(false);
             await WriteErrorAsync(http, ProtocolErrors.InternalServiceError, AwsErrorResponse.InternalErrorMessage).ConfigureAwait(false);
+            Observe(operation, call, ProtocolErrors.InternalServiceError);
+        }
+        finally
+        {
+            body?.Dispose();
         }
     }
 

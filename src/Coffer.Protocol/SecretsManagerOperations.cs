@@ -11,6 +11,12 @@ namespace Coffer.Protocol;
 public sealed class AwsJsonServices
 {
     public required SecretService Secrets { get; init; }
+    /// <summary>Where every call is recorded (issue 4). Null only in tests that do not audit.</summary>
+    public Coffer.Core.Audit.AuditTrail? Audit { get; init; }
+    /// <summary>Reads the trail back for CloudTrail LookupEvents; null: LookupEvents answers an empty list.</summary>
+    public Coffer.Core.Audit.IAuditReader? AuditReader { get; init; }
+    /// <summary>Per-request counters and latencies (/metrics); null: none kept.</summary>
+    public Coffer.Core.Audit.IRequestMetrics? Metrics { get; init; }
 }
 
 /// <summary>One operation: the service it is signed for, and how to run it on a JSON body.</summary>
@@ -22,7 +28,9 @@ internal sealed class Operation(string target, string signingName, Operation.Han
     public string Target { get; } = target;
     /// <summary>The service name the SigV4 credential scope must carry.</summary>
     public string SigningName { get; } = signingName;
-    public string Action => Target[(Target.IndexOf('.') + 1)..];
+    public string Action { get; } = target[(target.LastIndexOf('.') + 1)..];
+    /// <summary>CloudTrail's readOnly: the call changes nothing.</summary>
+    public bool ReadOnly => Coffer.Core.Audit.AuditFields.IsReadOnly(Action);
     public Handler Invoke { get; } = invoke;
 }
 
@@ -35,6 +43,7 @@ internal static class AwsJsonOperations
 {
     public static readonly FrozenDictionary<string, Operation> ByTarget =
         SecretsManagerOperations.ByTarget.Values
+            .Concat(CloudTrailOperations.ByTarget.Values)
             .ToFrozenDictionary(o => o.Target, StringComparer.Ordinal);
 }
 

@@ -59,12 +59,12 @@ public static class CofferServer
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "coffer" });
         // Only the command line configures Coffer: no appsettings.json, ASPNETCORE_URLS or other ambient sources.
         builder.Configuration.Sources.Clear();
-        ConfigureLogging(builder.Logging, options.LogLevel);
+        ConfigureLogging(builder.Logging, options.LogLevel, options.LogFormat);
         CofferServerOptions.TryParseListen(options.Listen, out var endpoint, out _);
         builder.WebHost.ConfigureKestrel(kestrel => ConfigureKestrel(kestrel, endpoint!, options));
         builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
-        using var loggerFactory = LoggerFactory.Create(l => ConfigureLogging(l, options.LogLevel));
+        using var loggerFactory = LoggerFactory.Create(l => ConfigureLogging(l, options.LogLevel, options.LogFormat));
         var startLog = loggerFactory.CreateLogger("Coffer.Server");
         DataDirectory data;
         try
@@ -79,13 +79,19 @@ public static class CofferServer
 
         await using (data.ConfigureAwait(false))
         {
+            var audit = ServerAudit.Create(options, data, loggerFactory, TimeProvider.System);
+            await using var auditScope = audit.ConfigureAwait(false);
             builder.Services.AddSingleton(TimeProvider.System);
             builder.Services.AddSingleton(data.Secrets);
             builder.Services.AddSingleton(new SigV4Verifier(data.AccessKeys, TimeProvider.System));
-            builder.Services.AddSingleton(sp => new AwsJsonEndpoint(data.Secrets, sp.GetRequiredService<SigV4Verifier>(),
-                TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));
             builder.Services.AddHostedService(sp => RotationHost.Create(data.Secrets, options.Rotation, TimeProvider.System,
                 sp.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddSingleton(sp => new AwsJsonEndpoint(
+                new AwsJsonServices { Secrets = data.Secrets, Audit = audit.Trail, AuditReader = audit.Reader, Metrics = audit.Metrics },
+                sp.GetRequiredService<SigV4Verifier>(), TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));
+            builder.Services.AddSingleton(sp => new ChangeFeedEndpoint(data.Secrets.Changes, sp.GetRequiredService<SigV4Verifier>(),
+                TimeProvider.System, sp.GetRequiredService<ILogger<ChangeFeedEndpoint>>(),
+                sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
             builder.Services.AddHostedService(sp => new PurgeSweeper(data.Secrets, options.PurgeInterval, TimeProvider.System,
                 sp.GetRequiredService<ILogger<PurgeSweeper>>()));
 
@@ -94,10 +100,20 @@ public static class CofferServer
             app.UseRouting();
             // Routed requests (the health checks) go on to their endpoints; everything else is the AWS protocol.
             app.Use((context, next) => context.GetEndpoint() is null ? aws.HandleAsync(context) : next(context));
+            // The change feed a `coffer agent` long-polls (docs/agent.md); SigV4-signed, outside the X-Amz-Target table.
+            var changes = app.Services.GetRequiredService<ChangeFeedEndpoint>();
+            app.MapGet(ChangeFeedEndpoint.Path, changes.HandleAsync);
             app.MapGet("/health/live", () => Results.Json(new HealthStatus("live"), HealthJsonContext.Default.HealthStatus));
-            app.MapGet("/health/ready", async (CancellationToken ct) => await data.IsReadyAsync(ct).ConfigureAwait(false)
-                ? Results.Json(new HealthStatus("ready"), HealthJsonContext.Default.HealthStatus)
-                : Results.Json(new HealthStatus("not-ready", "storage"), HealthJsonContext.Default.HealthStatus, statusCode: StatusCodes.Status503ServiceUnavailable));
+            app.MapGet("/health/ready", async (CancellationToken ct) => !await data.IsReadyAsync(ct).ConfigureAwait(false)
+                ? Results.Json(new HealthStatus("not-ready", "storage"), HealthJsonContext.Default.HealthStatus, statusCode: StatusCodes.Status503ServiceUnavailable)
+                : !await audit.Trail.ProbeAsync().ConfigureAwait(false)
+                ? Results.Json(new HealthStatus("not-ready", "audit-sink"), HealthJsonContext.Default.HealthStatus, statusCode: StatusCodes.Status503ServiceUnavailable)
+                : Results.Json(new HealthStatus("ready"), HealthJsonContext.Default.HealthStatus));
+            app.MapGet("/metrics", async (HttpContext http) =>
+            {
+                http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+                await audit.Metrics.WriteAsync(http.Response.Body, http.RequestAborted).ConfigureAwait(false);
+            });
 
             await app.StartAsync().ConfigureAwait(false);
             var url = PublicUrl(app, options);
@@ -113,13 +129,24 @@ public static class CofferServer
         return 0;
     }
 
-    private static void ConfigureLogging(ILoggingBuilder logging, LogLevel level)
+    private static void ConfigureLogging(ILoggingBuilder logging, LogLevel level, string format)
     {
         logging.ClearProviders();
         logging.SetMinimumLevel(level);
         logging.AddFilter("Microsoft", level > LogLevel.Warning ? level : LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", level);
         // No request bodies are ever logged: the AWS endpoint logs action, code and request id only.
+        if (format == "json")
+        {
+            // One JSON object per line; the request scope carries RequestId (docs/operations.md).
+            logging.AddJsonConsole(c =>
+            {
+                c.IncludeScopes = true;
+                c.UseUtcTimestamp = true;
+                c.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+            return;
+        }
         logging.AddSimpleConsole(c =>
         {
             c.SingleLine = true;

@@ -38,6 +38,16 @@ public sealed partial class CofferServerOptions
     public LogLevel LogLevel { get; set; } = LogLevel.Information;
     /// <summary>The rotation engine and built-in rotators (docs/rotation.md).</summary>
     public Coffer.Rotation.RotationOptions Rotation { get; set; } = new();
+    /// <summary>"text" (one line per entry) or "json" (one JSON object per line, with the request id).</summary>
+    public string LogFormat { get; set; } = "text";
+    /// <summary>Audit sinks (docs/audit.md): "store", "stdout", "file:PATH". A call is served only when one takes its record.</summary>
+    public List<string> AuditSinks { get; set; } = ["store"];
+    /// <summary>default: records handed to the OS before the response; strict: fsync'd before the response.</summary>
+    public Coffer.Core.Audit.AuditDurability AuditMode { get; set; } = Coffer.Core.Audit.AuditDurability.Default;
+    /// <summary>Alerts are POSTed here (docs/operations.md); null: alerts are only logged and counted.</summary>
+    public string? AlertWebhookUrl { get; set; }
+    /// <summary>Key for the webhook body's HMAC-SHA256 signature (COFFER_ALERT_WEBHOOK_SECRET).</summary>
+    public string? AlertWebhookSecret { get; set; }
 
     [GeneratedRegex("^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", RegexOptions.CultureInvariant)]
     private static partial Regex RegionName();
@@ -84,6 +94,19 @@ public sealed partial class CofferServerOptions
         if (PurgeInterval < TimeSpan.FromSeconds(1) || PurgeInterval > TimeSpan.FromDays(1))
             errors.Add("--purge-interval must be between 1 second and 1 day.");
         errors.AddRange(Rotation.Validate());
+        if (LogFormat is not ("text" or "json"))
+            errors.Add("--log-format must be text or json.");
+        if (AuditSinks.Count == 0)
+            errors.Add("--audit-sink: at least one sink is required (store, stdout or file:PATH).");
+        foreach (var sink in AuditSinks)
+            if (sink is not ("store" or "stdout") && !(sink.StartsWith("file:", StringComparison.Ordinal) && sink.Length > 5))
+                errors.Add($"--audit-sink must be store, stdout or file:PATH (got '{sink}').");
+        if (AuditSinks.Distinct(StringComparer.Ordinal).Count() != AuditSinks.Count)
+            errors.Add("--audit-sink: each sink may be given once.");
+        if (AlertWebhookUrl is not null && (!Uri.TryCreate(AlertWebhookUrl, UriKind.Absolute, out var hook) || hook.Scheme is not ("http" or "https")))
+            errors.Add("--alert-webhook must be an http(s) URL.");
+        if (AlertWebhookUrl is not null && string.IsNullOrEmpty(AlertWebhookSecret))
+            errors.Add("--alert-webhook needs COFFER_ALERT_WEBHOOK_SECRET (the key its bodies are signed with).");
         return errors;
     }
 

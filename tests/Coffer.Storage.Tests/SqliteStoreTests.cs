@@ -48,7 +48,7 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
-    public async Task Migration_3_moves_values_out_of_version_rows_and_keeps_them_readable()
+    public async Task Migration_4_moves_values_out_of_version_rows_and_keeps_them_readable()
     {
         // A database as schema version 1 left it: the value in the version row.
         var path = Path.Combine(_directory, "v1.db");

@@ -84,7 +84,7 @@ internal sealed class SqliteStatement
         "primary_region = $primary_region, rotation_state = $rotation_state WHERE id = $id",
         [.. SecretParameters, "$id"]);
 
-    // Values live in version_blobs (migration 003): a label move rewrites only the small version row.
+    // Values live in version_blobs (migration 004): a label move rewrites only the small version row.
     public static readonly SqliteStatement UpsertVersion = new(
         "INSERT INTO versions (secret_id, version_id, seq, stages, created_ms, last_accessed_ms, has_value, key_id) " +
         "VALUES ($secret_id, $version_id, $seq, $stages, $created_ms, $last_accessed_ms, $has_value, $key_id) " +

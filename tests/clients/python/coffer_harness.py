@@ -86,10 +86,11 @@ class CofferServer:
         assert self.port is not None, "server not started"
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = READY_TIMEOUT_SECONDS) -> "CofferServer":
+    def start(self, timeout: float = READY_TIMEOUT_SECONDS, port: int | None = None) -> "CofferServer":
+        """Starts the server on ``port`` (a free port by default; pass the old one to restart in place)."""
         if self.process is not None:
             raise RuntimeError("already started")
-        self.port = free_port()
+        self.port = port or free_port()
         args = coffer_command() + ["server"]
         if self.dev:
             args.append("--dev")

@@ -1,4 +1,4 @@
--- Coffer SQLite schema, version 3: values move out of the version rows into their own table.
+-- Coffer SQLite schema, version 4: values move out of the version rows into their own table.
 --
 -- Why: `versions` is a WITHOUT ROWID table, so its rows live in an index b-tree whose cells keep only ~1 KB
 -- locally. With a 4 KiB value in the row, every key comparison during a seek read the value's overflow pages,

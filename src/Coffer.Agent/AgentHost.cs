@@ -1,0 +1,157 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Coffer.Agent;
+
+/// <summary>What the command line adds on top of the environment and the config file.</summary>
+public sealed class AgentCommandLine
+{
+    public string? ConfigFile { get; init; }
+    public string? EndpointUrl { get; init; }
+    public int? Port { get; init; }
+    public string? Region { get; init; }
+}
+
+/// <summary>
+/// The `coffer agent` host: Kestrel on the loopback interface only, one request delegate (no routing
+/// middleware on the hot path), the change-feed watcher in the background.
+/// </summary>
+public static class AgentHost
+{
+    /// <summary>Runs until SIGINT/SIGTERM. Returns the process exit code (2 for configuration errors).</summary>
+    public static async Task<int> RunAsync(AgentCommandLine commandLine, TextWriter stdout, TextWriter stderr)
+    {
+        Func<string, string?> env = Environment.GetEnvironmentVariable;
+        var (options, errors) = Configure(commandLine, env);
+        if (errors.Count > 0)
+        {
+            foreach (var e in errors) await stderr.WriteLineAsync("coffer agent: " + e).ConfigureAwait(false);
+            return 2;
+        }
+
+        SsrfToken token;
+        AwsCredentials credentials;
+        Uri endpoint;
+        try
+        {
+            token = SsrfToken.Resolve(options.SsrfEnvVariables, env);
+            credentials = AwsCredentials.Resolve(options.CredentialsFilePath, env);
+            endpoint = ResolveEndpoint(options, env);
+        }
+        catch (InvalidOperationException e)
+        {
+            await stderr.WriteLineAsync("coffer agent: " + e.Message).ConfigureAwait(false);
+            return 2;
+        }
+        var region = options.Region ?? NonEmpty(env("AWS_REGION")) ?? NonEmpty(env("AWS_DEFAULT_REGION")) ?? "us-east-1";
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "coffer-agent" });
+        builder.Configuration.Sources.Clear();
+        ConfigureLogging(builder.Logging, options.LogLevel);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = 0;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            // Loopback only (spec §6.2): never reachable from another host.
+            kestrel.Listen(IPAddress.Loopback, options.HttpPort);
+        });
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromSeconds(5));
+
+        var metrics = new AgentMetrics();
+        var time = TimeProvider.System;
+        var signer = new SigV4Signer(credentials, region, "secretsmanager");
+        using var upstream = new UpstreamClient(endpoint, signer, TimeSpan.FromMilliseconds(options.UpstreamTimeoutMillis), time, metrics);
+        var cache = new SecretCache(upstream, new CacheSettings(options.EffectiveCacheSize, TimeSpan.FromSeconds(options.TtlSeconds),
+            options.IgnoreTransientErrors ? TimeSpan.FromSeconds(options.MaxStaleSeconds) : TimeSpan.Zero), time, metrics);
+        builder.Services.AddSingleton(metrics);
+        builder.Services.AddSingleton(cache);
+        builder.Services.AddSingleton(sp => new AgentEndpoint(cache, token, options, metrics, sp.GetRequiredService<ILogger<AgentEndpoint>>()));
+        if (options.ChangeFeed && options.EffectiveCacheSize > 0)
+            builder.Services.AddHostedService(sp => new ChangeFeedWatcher(upstream, cache, metrics, sp.GetRequiredService<ILogger<ChangeFeedWatcher>>()));
+
+        var app = builder.Build();
+        var handler = app.Services.GetRequiredService<AgentEndpoint>();
+        app.Run(handler.HandleAsync);
+        try
+        {
+            await app.StartAsync().ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            await stderr.WriteLineAsync($"coffer agent: cannot listen on 127.0.0.1:{options.HttpPort}: {e.Message}").ConfigureAwait(false);
+            return 1;
+        }
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Coffer.Agent");
+        log.LogInformation(
+            "coffer agent on http://127.0.0.1:{Port} for {Endpoint} (region {Region}, credentials {Credentials}); cache size {CacheSize}, TTL {Ttl} s, max staleness {MaxStale} s, change feed {Feed}",
+            options.HttpPort, endpoint, region, credentials.ToString(), options.EffectiveCacheSize, options.TtlSeconds,
+            options.IgnoreTransientErrors ? options.MaxStaleSeconds : 0, options.ChangeFeed ? "on" : "off");
+        await stdout.WriteLineAsync($"coffer agent listening on http://127.0.0.1:{options.HttpPort}").ConfigureAwait(false);
+        await stdout.FlushAsync().ConfigureAwait(false);
+
+        await app.WaitForShutdownAsync().ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+        cache.Clear();
+        return 0;
+    }
+
+    /// <summary>Defaults, then the Lambda extension's variables, then the config file, then the command line.</summary>
+    internal static (AgentOptions Options, List<string> Errors) Configure(AgentCommandLine commandLine, Func<string, string?> env)
+    {
+        var options = new AgentOptions();
+        var errors = options.ApplyEnvironment(env);
+        if (commandLine.ConfigFile is not null)
+        {
+            try
+            {
+                errors.AddRange(options.ApplyFile(TomlFile.Parse(File.ReadAllText(commandLine.ConfigFile)))
+                    .Select(e => $"{commandLine.ConfigFile}: {e}"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                errors.Add($"{commandLine.ConfigFile}: {e.Message}");
+            }
+        }
+        if (commandLine.EndpointUrl is not null) options.EndpointUrl = commandLine.EndpointUrl;
+        if (commandLine.Region is not null) options.Region = commandLine.Region;
+        if (commandLine.Port is { } port)
+        {
+            if (port is < 1024 or > 65535) errors.Add("--port must be from 1024 to 65535.");
+            else options.HttpPort = port;
+        }
+        return (options, errors);
+    }
+
+    private static Uri ResolveEndpoint(AgentOptions options, Func<string, string?> env)
+    {
+        var text = options.EndpointUrl ?? NonEmpty(env("AWS_ENDPOINT_URL_SECRETS_MANAGER")) ?? NonEmpty(env("AWS_ENDPOINT_URL"))
+            ?? throw new InvalidOperationException(
+                "No server endpoint: pass --endpoint-url, set endpoint_url in the config file, or AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL.");
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            throw new InvalidOperationException($"The endpoint {text} is not an http(s) URL.");
+        return uri;
+    }
+
+    private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+
+    private static void ConfigureLogging(ILoggingBuilder logging, LogLevel level)
+    {
+        logging.ClearProviders();
+        logging.SetMinimumLevel(level);
+        logging.AddFilter("Microsoft", level > LogLevel.Warning ? level : LogLevel.Warning);
+        // Logs name no secret id's value and no value: requests are not logged at all.
+        logging.AddSimpleConsole(c =>
+        {
+            c.SingleLine = true;
+            c.UseUtcTimestamp = true;
+            c.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            c.ColorBehavior = LoggerColorBehavior.Disabled;
+        });
+    }
+}

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Coffer.Agent;
+
+/// <summary>
+/// Follows the server's change feed (<c>GET /coffer/changes</c>, a long poll) and invalidates cached entries of
+/// every secret it names, so a new AWSCURRENT is served within about a second of the write instead of after the
+/// TTL. A new epoch (the server restarted) or a reset (the agent fell behind the server's buffer) drops the whole
+/// cache. While the server is unreachable the watcher retries with a capped backoff; the TTL and the staleness
+/// limit still bound what is served meanwhile.
+/// </summary>
+internal sealed class ChangeFeedWatcher(UpstreamClient upstream, SecretCache cache, AgentMetrics metrics, ILogger<ChangeFeedWatcher> log)
+    : BackgroundService
+{
+    public const int WaitSeconds = 20;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        string? epoch = null;
+        long? sequence = null;
+        var backoff = TimeSpan.FromMilliseconds(250);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var batch = await upstream.ReadChangesAsync(sequence, epoch, WaitSeconds, stoppingToken).ConfigureAwait(false);
+                if (epoch is not null && (batch.Epoch != epoch || batch.Reset))
+                {
+                    log.LogInformation("Change feed {Reason}: dropping the whole cache", batch.Epoch != epoch ? "epoch changed (server restarted)" : "reset");
+                    metrics.FeedReset();
+                    cache.Clear();
+                }
+                else if (batch.Arns.Count > 0)
+                {
+                    log.LogDebug("Change feed: {Count} secret(s) changed", batch.Arns.Count);
+                    cache.Invalidate(batch.Arns);
+                }
+                else if (epoch is null && sequence is null)
+                {
+                    log.LogInformation("Following the server's change feed");
+                }
+                epoch = batch.Epoch;
+                sequence = batch.Sequence;
+                metrics.FeedSequence = batch.Sequence;
+                metrics.FeedConnected = 1;
+                backoff = TimeSpan.FromMilliseconds(250);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                if (metrics.FeedConnected == 1 || backoff == TimeSpan.FromMilliseconds(250))
+                    log.LogWarning("Change feed unavailable ({Error}); retrying", e is UpstreamException u ? u.Code : e.GetType().Name);
+                metrics.FeedConnected = 0;
+                try { await Task.Delay(backoff, stoppingToken).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+    }
+}

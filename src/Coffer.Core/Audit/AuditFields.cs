@@ -1,0 +1,240 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Coffer.Core.Audit;
+
+/// <summary>
+/// Which request and response members an audit record may carry, per action: an allow-list, not a deny-list,
+/// so a member added later (or an unknown member a client sends) is left out until someone decides it is safe.
+/// Secret values, generated passwords, rotation tokens, secret access keys and session tokens are never on a
+/// list; the members an auditor may need to match (<see cref="ActionFields.Hashed"/>) are kept as HMACs.
+/// Member names are written in CloudTrail's camelCase (SecretId → secretId).
+/// </summary>
+public static class AuditFields
+{
+    /// <summary>The allow-lists of one action.</summary>
+    public sealed record ActionFields(string[] Request, string[] Hashed, string[] Response)
+    {
+        internal FrozenSet<string> RequestSet { get; } = Request.ToFrozenSet(StringComparer.Ordinal);
+        internal FrozenSet<string> HashedSet { get; } = Hashed.ToFrozenSet(StringComparer.Ordinal);
+        internal FrozenSet<string> ResponseSet { get; } = Response.ToFrozenSet(StringComparer.Ordinal);
+    }
+
+    private static readonly string[] None = [];
+    private static readonly string[] Identity = ["ARN", "Name", "VersionId"];
+    private static readonly ActionFields Unknown = new(None, None, None);
+
+    /// <summary>Secrets Manager (spec §3) and CloudTrail LookupEvents. Reads answer no response elements, as in CloudTrail.</summary>
+    public static readonly FrozenDictionary<string, ActionFields> SecretsManager = new Dictionary<string, ActionFields>
+    {
+        ["CreateSecret"] = new(["Name", "Description", "KmsKeyId", "ClientRequestToken", "Tags", "AddReplicaRegions", "ForceOverwriteReplicaSecret"], ["SecretString", "SecretBinary"], Identity),
+        ["PutSecretValue"] = new(["SecretId", "ClientRequestToken", "VersionStages"], ["SecretString", "SecretBinary"], [.. Identity, "VersionStages"]),
+        ["GetSecretValue"] = new(["SecretId", "VersionId", "VersionStage"], None, None),
+        ["BatchGetSecretValue"] = new(["SecretIdList", "Filters", "MaxResults", "NextToken"], None, None),
+        ["DescribeSecret"] = new(["SecretId"], None, None),
+        ["ListSecrets"] = new(["IncludePlannedDeletion", "MaxResults", "NextToken", "Filters", "SortOrder"], None, None),
+        ["ListSecretVersionIds"] = new(["SecretId", "MaxResults", "NextToken", "IncludeDeprecated"], None, None),
+        ["UpdateSecret"] = new(["SecretId", "ClientRequestToken", "Description", "KmsKeyId"], ["SecretString", "SecretBinary"], Identity),
+        ["UpdateSecretVersionStage"] = new(["SecretId", "VersionStage", "RemoveFromVersionId", "MoveToVersionId"], None, ["ARN", "Name"]),
+        ["DeleteSecret"] = new(["SecretId", "RecoveryWindowInDays", "ForceDeleteWithoutRecovery"], None, ["ARN", "Name", "DeletionDate"]),
+        ["RestoreSecret"] = new(["SecretId"], None, ["ARN", "Name"]),
+        ["GetRandomPassword"] = new(["PasswordLength", "ExcludeCharacters", "ExcludeNumbers", "ExcludePunctuation", "ExcludeUppercase", "ExcludeLowercase", "IncludeSpace", "RequireEachIncludedType"], None, None),
+        ["TagResource"] = new(["SecretId", "Tags"], None, None),
+        ["UntagResource"] = new(["SecretId", "TagKeys"], None, None),
+        ["PutResourcePolicy"] = new(["SecretId", "ResourcePolicy", "BlockPublicPolicy"], None, ["ARN", "Name"]),
+        ["GetResourcePolicy"] = new(["SecretId"], None, None),
+        ["DeleteResourcePolicy"] = new(["SecretId"], None, ["ARN", "Name"]),
+        ["ValidateResourcePolicy"] = new(["SecretId", "ResourcePolicy"], None, None),
+        ["RotateSecret"] = new(["SecretId", "ClientRequestToken", "RotationLambdaARN", "RotationRules", "RotateImmediately"], None, Identity),
+        ["CancelRotateSecret"] = new(["SecretId"], None, Identity),
+        ["ReplicateSecretToRegions"] = new(["SecretId", "AddReplicaRegions", "ForceOverwriteReplicaSecret"], None, ["ARN"]),
+        ["RemoveRegionsFromReplication"] = new(["SecretId", "RemoveReplicaRegions"], None, ["ARN"]),
+        ["StopReplicationToReplica"] = new(["SecretId"], None, ["ARN"]),
+        ["LookupEvents"] = new(["LookupAttributes", "StartTime", "EndTime", "MaxResults", "NextToken", "EventCategory"], None, None),
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>CloudTrail's readOnly: actions that only read (Get*, Describe*, List*, BatchGet*, Validate*, Lookup*).</summary>
+    public static bool IsReadOnly(string action) =>
+        action.StartsWith("Get", StringComparison.Ordinal) || action.StartsWith("Describe", StringComparison.Ordinal) ||
+        action.StartsWith("List", StringComparison.Ordinal) || action.StartsWith("BatchGet", StringComparison.Ordinal) ||
+        action.StartsWith("Validate", StringComparison.Ordinal) || action.StartsWith("Lookup", StringComparison.Ordinal);
+
+    public static ActionFields For(string action) => SecretsManager.GetValueOrDefault(action, Unknown);
+
+    /// <summary>What was read from a request body: the filtered members, HMACs, and the addressed secret.</summary>
+    public readonly record struct RequestView(byte[]? Parameters, Dictionary<string, string>? Hmacs, string? SecretId, string? VersionId, string? VersionStage);
+
+    /// <summary>What was read from a response body: the filtered members and the secret ARNs and version it names.</summary>
+    public readonly record struct ResponseView(byte[]? Elements, List<string>? Arns, string? VersionId);
+
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 64 };
+
+    /// <summary>
+    /// Filters a JSON request body. A body that is not a JSON object (the call failed with SerializationException)
+    /// gives no parameters. <paramref name="hash"/> turns a sensitive member's value into its HMAC.
+    /// </summary>
+    public static RequestView ReadRequest(ActionFields fields, ReadOnlySpan<byte> body, Func<string, string> hash)
+    {
+        if (body.IsEmpty) return default;
+        try
+        {
+            var reader = new Utf8JsonReader(body, ReaderOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return default;
+            var output = new ArrayBufferWriter<byte>(256);
+            Dictionary<string, string>? hmacs = null;
+            string? secretId = null, versionId = null, versionStage = null;
+            var any = false;
+            using (var writer = new Utf8JsonWriter(output, WriterOptions))
+            {
+                writer.WriteStartObject();
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = reader.GetString()!;
+                    if (!reader.Read()) return default;
+                    if (fields.HashedSet.Contains(name) && reader.TokenType == JsonTokenType.String)
+                    {
+                        (hmacs ??= new(StringComparer.Ordinal))[CamelCase(name)] = hash(reader.GetString()!);
+                        continue;
+                    }
+                    if (!fields.RequestSet.Contains(name))
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        var text = reader.GetString()!;
+                        if (name == "SecretId") secretId = text;
+                        else if (name == "VersionId") versionId = text;
+                        else if (name == "VersionStage") versionStage = text;
+                    }
+                    writer.WritePropertyName(CamelCase(name));
+                    CopyValue(ref reader, body, writer);
+                    any = true;
+                }
+                writer.WriteEndObject();
+            }
+            return new RequestView(any ? output.WrittenSpan.ToArray() : null, hmacs, secretId, versionId, versionStage);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or FormatException)
+        {
+            // Not JSON, invalid UTF-8, a lone surrogate: the call fails with SerializationException and its
+            // record carries no parameters.
+            return default;
+        }
+    }
+
+    /// <summary>
+    /// Filters a JSON response body. Secret ARNs are collected from the top-level <c>ARN</c> and from the
+    /// <c>ARN</c> of each entry of <c>SecretValues</c> (BatchGetSecretValue); nothing else is read, values included.
+    /// </summary>
+    public static ResponseView ReadResponse(ActionFields fields, ReadOnlySpan<byte> body)
+    {
+        if (body.IsEmpty) return default;
+        try
+        {
+            var reader = new Utf8JsonReader(body, ReaderOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return default;
+            var output = new ArrayBufferWriter<byte>(128);
+            List<string>? arns = null;
+            string? versionId = null;
+            var any = false;
+            using (var writer = new Utf8JsonWriter(output, WriterOptions))
+            {
+                writer.WriteStartObject();
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = reader.GetString()!;
+                    if (!reader.Read()) return default;
+                    if (name == "ARN" && reader.TokenType == JsonTokenType.String) (arns ??= []).Add(reader.GetString()!);
+                    else if (name == "VersionId" && reader.TokenType == JsonTokenType.String) versionId = reader.GetString();
+                    else if (name == "SecretValues" && reader.TokenType == JsonTokenType.StartArray)
+                    {
+                        CollectEntryArns(ref reader, ref arns);
+                        continue;
+                    }
+                    if (!fields.ResponseSet.Contains(name))
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+                    writer.WritePropertyName(CamelCase(name));
+                    CopyValue(ref reader, body, writer);
+                    any = true;
+                }
+                writer.WriteEndObject();
+            }
+            return new ResponseView(any ? output.WrittenSpan.ToArray() : null, arns, versionId);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or FormatException)
+        {
+            // Not JSON, invalid UTF-8, a lone surrogate: the call fails with SerializationException and its
+            // record carries no parameters.
+            return default;
+        }
+    }
+
+    /// <summary>For form-encoded (AWS Query) requests such as IAM and STS: keeps the allowed pairs as a JSON object.</summary>
+    public static byte[]? FromPairs(IEnumerable<KeyValuePair<string, string>> pairs, IReadOnlySet<string> allowed)
+    {
+        var output = new ArrayBufferWriter<byte>(128);
+        var any = false;
+        using (var writer = new Utf8JsonWriter(output, WriterOptions))
+        {
+            writer.WriteStartObject();
+            foreach (var (key, value) in pairs)
+            {
+                if (!allowed.Contains(key)) continue;
+                writer.WriteString(CamelCase(key), value);
+                any = true;
+            }
+            writer.WriteEndObject();
+        }
+        return any ? output.WrittenSpan.ToArray() : null;
+    }
+
+    private static void CollectEntryArns(ref Utf8JsonReader reader, ref List<string>? arns)
+    {
+        // reader is on StartArray; read entries, picking only their top-level ARN.
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); continue; }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isArn = reader.ValueTextEquals("ARN"u8);
+                reader.Read();
+                if (isArn && reader.TokenType == JsonTokenType.String) (arns ??= []).Add(reader.GetString()!);
+                else reader.Skip();
+            }
+        }
+    }
+
+    private static void CopyValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> body, Utf8JsonWriter writer)
+    {
+        if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+        {
+            var start = (int)reader.TokenStartIndex;
+            reader.Skip();
+            writer.WriteRawValue(body[start..(int)reader.BytesConsumed], skipInputValidation: true);
+        }
+        else if (reader.TokenType == JsonTokenType.String)
+        {
+            writer.WriteStringValue(reader.GetString());
+        }
+        else
+        {
+            writer.WriteRawValue(reader.ValueSpan, skipInputValidation: true);
+        }
+    }
+
+    private static string CamelCase(string name) =>
+        name.Length == 0 || char.IsLower(name[0]) ? name
+        : name.Length > 1 && char.IsUpper(name[1]) && name.All(c => !char.IsLower(c)) ? name.ToLowerInvariant()
+        : string.Create(name.Length, name, static (span, n) => { n.AsSpan().CopyTo(span); span[0] = char.ToLowerInvariant(span[0]); });
+
+    internal static string Utf8(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes);
+}

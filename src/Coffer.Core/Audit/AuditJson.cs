@@ -1,0 +1,97 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Coffer.Core.Audit;
+
+/// <summary>Writes an <see cref="AuditEvent"/> as a CloudTrail record (eventVersion 1.08 member names).</summary>
+public static class AuditJson
+{
+    private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+
+    public static byte[] Serialize(AuditEvent e)
+    {
+        var buffer = new ArrayBufferWriter<byte>(768);
+        using (var w = new Utf8JsonWriter(buffer, Options))
+        {
+            w.WriteStartObject();
+            w.WriteString("eventVersion", "1.08");
+            w.WritePropertyName("userIdentity");
+            WriteIdentity(w, e.UserIdentity);
+            w.WriteString("eventTime", e.EventTime.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteString("eventSource", e.EventSource);
+            w.WriteString("eventName", e.EventName);
+            w.WriteString("awsRegion", e.AwsRegion);
+            w.WriteString("sourceIPAddress", e.SourceIPAddress);
+            w.WriteString("userAgent", e.UserAgent);
+            if (e.ErrorCode is not null)
+            {
+                w.WriteString("errorCode", e.ErrorCode);
+                w.WriteString("errorMessage", e.ErrorMessage);
+            }
+            w.WritePropertyName("requestParameters");
+            if (e.RequestParameters is { } p) w.WriteRawValue(p, skipInputValidation: true); else w.WriteNullValue();
+            w.WritePropertyName("responseElements");
+            if (e.ResponseElements is { } r) w.WriteRawValue(r, skipInputValidation: true); else w.WriteNullValue();
+            if (e.Hmacs is { Count: > 0 } hmacs)
+            {
+                w.WriteStartObject("additionalEventData");
+                w.WriteStartObject("hmac");
+                foreach (var (k, v) in hmacs.OrderBy(kv => kv.Key, StringComparer.Ordinal)) w.WriteString(k, v);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteString("requestID", e.RequestId);
+            w.WriteString("eventID", e.EventId);
+            w.WriteBoolean("readOnly", e.ReadOnly);
+            if (e.Resources.Count > 0)
+            {
+                w.WriteStartArray("resources");
+                foreach (var res in e.Resources)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("ARN", res.Arn);
+                    if (res.AccountId is not null) w.WriteString("accountId", res.AccountId);
+                    w.WriteString("type", res.Type);
+                    if (res.VersionId is not null) w.WriteString("versionId", res.VersionId);
+                    if (res.StagingLabel is not null) w.WriteString("stagingLabel", res.StagingLabel);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            w.WriteString("eventType", e.EventType);
+            w.WriteBoolean("managementEvent", true);
+            if (e.RecipientAccountId is not null) w.WriteString("recipientAccountId", e.RecipientAccountId);
+            w.WriteString("eventCategory", "Management");
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteIdentity(Utf8JsonWriter w, AuditIdentity id)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", id.Type);
+        if (id.PrincipalId is not null) w.WriteString("principalId", id.PrincipalId);
+        if (id.Arn is not null) w.WriteString("arn", id.Arn);
+        if (id.AccountId is not null) w.WriteString("accountId", id.AccountId);
+        if (id.AccessKeyId is not null) w.WriteString("accessKeyId", id.AccessKeyId);
+        if (id.UserName is not null) w.WriteString("userName", id.UserName);
+        if (id.SessionContext is { } s)
+        {
+            w.WriteStartObject("sessionContext");
+            w.WriteStartObject("sessionIssuer");
+            w.WriteString("type", s.IssuerType);
+            w.WriteString("principalId", s.IssuerPrincipalId);
+            w.WriteString("arn", s.IssuerArn);
+            if (s.IssuerUserName is not null) w.WriteString("userName", s.IssuerUserName);
+            w.WriteEndObject();
+            w.WriteStartObject("attributes");
+            w.WriteString("creationDate", s.CreationDate.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteString("mfaAuthenticated", s.MfaAuthenticated ? "true" : "false");
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+    }
+}

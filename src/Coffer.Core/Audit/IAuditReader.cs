@@ -1,0 +1,32 @@
+namespace Coffer.Core.Audit;
+
+/// <summary>Filters for reading the trail back (`coffer audit`, LookupEvents). Null means "any".</summary>
+public sealed record AuditQuery
+{
+    public DateTimeOffset? From { get; init; }
+    public DateTimeOffset? To { get; init; }
+    /// <summary>A user name or principal ARN.</summary>
+    public string? Principal { get; init; }
+    /// <summary>A secret ARN or name.</summary>
+    public string? Secret { get; init; }
+    public string? EventName { get; init; }
+    public string? EventId { get; init; }
+    public string? EventSource { get; init; }
+    public string? AccessKeyId { get; init; }
+    public bool? ReadOnly { get; init; }
+    public AuditOutcome? Outcome { get; init; }
+    /// <summary>Only records with a sequence number below this one (paging, newest first).</summary>
+    public long? BeforeSeq { get; init; }
+    public int Limit { get; init; } = 50;
+}
+
+/// <summary>A sink that can be read back: the store. Results are newest first.</summary>
+public interface IAuditReader
+{
+    Task<IReadOnlyList<AuditRecord>> QueryAsync(AuditQuery query, CancellationToken ct);
+
+    /// <summary>Every record in storage order with its chain fields, for verification.</summary>
+    IEnumerable<AuditRecord> ReadAll();
+
+    IReadOnlyList<AuditCheckpoint> ReadCheckpoints();
+}

@@ -1,0 +1,142 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Coffer.Core;
+using Coffer.Core.Audit;
+using Coffer.Protocol.Json;
+
+namespace Coffer.Protocol;
+
+/// <summary>
+/// CloudTrail's rows of the dispatch table: LookupEvents over Coffer's own audit trail, so that
+/// <c>aws cloudtrail lookup-events --endpoint-url …</c> works. Target prefix and shapes as in CloudTrail's
+/// service model (2013-11-01): one LookupAttribute at most, StartTime/EndTime, MaxResults 1–50 (default 50),
+/// NextToken; events newest first, <c>CloudTrailEvent</c> is the JSON text of the record.
+/// </summary>
+internal static class CloudTrailOperations
+{
+    public const string SigningName = "cloudtrail";
+    public const string TargetPrefix = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.";
+
+    public static readonly FrozenDictionary<string, Operation> ByTarget = new Dictionary<string, Operation>
+    {
+        [TargetPrefix + "LookupEvents"] = new(TargetPrefix + "LookupEvents", SigningName, LookupEventsAsync),
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    private static async Task LookupEventsAsync(AwsJsonServices services, RequestContext context, ReadOnlyMemory<byte> body,
+        System.Buffers.IBufferWriter<byte> output, CancellationToken ct)
+    {
+        var request = ProtocolJson.Read(body, CloudTrailJsonContext.Default.LookupEventsRequest);
+        var max = request.MaxResults ?? 50;
+        if (max is < 1 or > 50)
+            throw new ServiceException("InvalidMaxResultsException", "MaxResults must be between 1 and 50.");
+        if (request.StartTime is { } s && request.EndTime is { } e && s > e)
+            throw new ServiceException("InvalidTimeRangeException", "Start time must be equal to or less than end time.");
+        var query = new AuditQuery { From = request.StartTime, To = request.EndTime, Limit = max };
+        if (request.LookupAttributes is { Count: > 0 } attributes)
+        {
+            if (attributes.Count > 1)
+                throw new ServiceException("InvalidLookupAttributesException", "You cannot specify more than one lookup attribute.");
+            var (key, value) = (attributes[0].AttributeKey, attributes[0].AttributeValue);
+            if (string.IsNullOrEmpty(value) || value.Length > 2000)
+                throw new ServiceException("InvalidLookupAttributesException", "The attribute value must be 1 to 2000 characters.");
+            query = key switch
+            {
+                "EventId" => query with { EventId = value },
+                "EventName" => query with { EventName = value },
+                "ReadOnly" => query with { ReadOnly = string.Equals(value, "true", StringComparison.OrdinalIgnoreCase) },
+                "Username" => query with { Principal = value },
+                "ResourceName" => query with { Secret = value },
+                "ResourceType" => value == AuditResource.SecretType ? query : query with { EventId = "\0none" },
+                "EventSource" => query with { EventSource = value },
+                "AccessKeyId" => query with { AccessKeyId = value },
+                _ => throw new ServiceException("InvalidLookupAttributesException", "The lookup attribute key is not valid."),
+            };
+        }
+        if (request.NextToken is { } token)
+            query = query with { BeforeSeq = ParseToken(token) };
+
+        var records = services.AuditReader is { } reader
+            ? await reader.QueryAsync(query, ct).ConfigureAwait(false)
+            : [];
+        var result = new LookupEventsResult
+        {
+            Events = [.. records.Select(ToEvent)],
+            NextToken = records.Count == max ? "seq-" + records[^1].Seq.ToString(CultureInfo.InvariantCulture) : null,
+        };
+        ProtocolJson.Write(output, result, CloudTrailJsonContext.Default.LookupEventsResult);
+    }
+
+    private static long ParseToken(string token)
+    {
+        if (token.StartsWith("seq-", StringComparison.Ordinal) &&
+            long.TryParse(token.AsSpan(4), NumberStyles.None, CultureInfo.InvariantCulture, out var seq) && seq > 0)
+            return seq;
+        throw new ServiceException("InvalidNextTokenException", "The NextToken is not valid.");
+    }
+
+    private static LookupEvent ToEvent(AuditRecord r) => new()
+    {
+        EventId = r.EventId,
+        EventName = r.EventName,
+        ReadOnly = r.ReadOnly ? "true" : "false",
+        AccessKeyId = r.AccessKeyId,
+        EventTime = r.EventTime,
+        EventSource = r.EventSource,
+        Username = r.UserName,
+        Resources = r.Resource is null ? [] : [new LookupResource { ResourceType = AuditResource.SecretType, ResourceName = r.Resource }],
+        CloudTrailEvent = Encoding.UTF8.GetString(r.EventJson),
+    };
+}
+
+internal sealed class LookupEventsRequest
+{
+    public List<LookupAttribute>? LookupAttributes { get; set; }
+    public DateTimeOffset? StartTime { get; set; }
+    public DateTimeOffset? EndTime { get; set; }
+    public string? EventCategory { get; set; }
+    public int? MaxResults { get; set; }
+    public string? NextToken { get; set; }
+}
+
+internal sealed class LookupAttribute
+{
+    public string? AttributeKey { get; set; }
+    public string? AttributeValue { get; set; }
+}
+
+internal sealed class LookupEventsResult
+{
+    public List<LookupEvent> Events { get; set; } = [];
+    public string? NextToken { get; set; }
+}
+
+internal sealed class LookupEvent
+{
+    public string? EventId { get; set; }
+    public string? EventName { get; set; }
+    public string? ReadOnly { get; set; }
+    public string? AccessKeyId { get; set; }
+    public DateTimeOffset EventTime { get; set; }
+    public string? EventSource { get; set; }
+    public string? Username { get; set; }
+    public List<LookupResource> Resources { get; set; } = [];
+    public string? CloudTrailEvent { get; set; }
+}
+
+internal sealed class LookupResource
+{
+    public string? ResourceType { get; set; }
+    public string? ResourceName { get; set; }
+}
+
+[JsonSourceGenerationOptions(
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    MaxDepth = 64,
+    AllowDuplicateProperties = false,
+    Converters = [typeof(EpochSecondsConverter)])]
+[JsonSerializable(typeof(LookupEventsRequest))]
+[JsonSerializable(typeof(LookupEventsResult))]
+internal sealed partial class CloudTrailJsonContext : JsonSerializerContext;

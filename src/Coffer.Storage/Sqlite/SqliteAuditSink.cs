@@ -1,0 +1,224 @@
+using System.Text;
+using Coffer.Core.Audit;
+using Microsoft.Data.Sqlite;
+
+namespace Coffer.Storage.Sqlite;
+
+/// <summary>
+/// The store as an audit sink: table <c>audit_event</c> of the Coffer database (migration 003), written on a
+/// connection of its own so that audit batches never queue behind the secrets writer's fsyncs. In the default
+/// durability mode that connection commits with synchronous=NORMAL (WAL: the commit is written to the OS, not
+/// fsync'd, so it survives a process crash); in strict mode with synchronous=FULL. Each batch is one transaction.
+/// </summary>
+public sealed class SqliteAuditSink : IAuditSink, IAuditReader
+{
+    private readonly string _path;
+    private SqliteConnection? _connection;
+    private SqliteCommand? _insert;
+    private SqliteCommand? _insertCheckpoint;
+    private bool? _durable;
+
+    /// <param name="databasePath">The Coffer database (already migrated by <see cref="SqliteStore.Open"/>).</param>
+    public SqliteAuditSink(string databasePath) => _path = Path.GetFullPath(databasePath);
+
+    public string Name => "store";
+
+    private SqliteConnection Connection(bool durable)
+    {
+        if (_connection is null)
+        {
+            var builder = new SqliteConnectionStringBuilder { DataSource = _path, Mode = SqliteOpenMode.ReadWrite, Pooling = false, DefaultTimeout = 4 };
+            var connection = new SqliteConnection(builder.ToString());
+            try
+            {
+                connection.Open();
+                using var pragma = connection.CreateCommand();
+                pragma.CommandText = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 4000;";
+                pragma.ExecuteNonQuery();
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
+            _connection = connection;
+            _insert = connection.CreateCommand();
+            _insert.CommandText =
+                "INSERT INTO audit_event (seq, prev_hash, hash, event_time_ms, event_id, event_source, event_name, user_name, principal_arn, " +
+                "access_key_id, resource, outcome, error_code, read_only, source_ip, event_json) VALUES " +
+                "($seq, $prev, $hash, $time, $eid, $src, $name, $user, $arn, $akid, $res, $outcome, $err, $ro, $ip, $json)";
+            foreach (var p in (string[])["$seq", "$prev", "$hash", "$time", "$eid", "$src", "$name", "$user", "$arn", "$akid", "$res", "$outcome", "$err", "$ro", "$ip", "$json"])
+                _insert.Parameters.Add(new SqliteParameter { ParameterName = p });
+            _insertCheckpoint = connection.CreateCommand();
+            _insertCheckpoint.CommandText = "INSERT INTO audit_checkpoint (seq, hash, time_ms, signature) VALUES ($seq, $hash, $time, $sig)";
+            foreach (var p in (string[])["$seq", "$hash", "$time", "$sig"])
+                _insertCheckpoint.Parameters.Add(new SqliteParameter { ParameterName = p });
+            _durable = null;
+        }
+        if (_durable != durable)
+        {
+            using var pragma = _connection.CreateCommand();
+            pragma.CommandText = durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+            pragma.ExecuteNonQuery();
+            _durable = durable;
+        }
+        return _connection;
+    }
+
+    public void Write(IReadOnlyList<AuditRecord> records, AuditCheckpoint? checkpoint, bool durable)
+    {
+        try
+        {
+            var connection = Connection(durable);
+            using var tx = connection.BeginTransaction(deferred: false);
+            _insert!.Transaction = tx;
+            _insertCheckpoint!.Transaction = tx;
+            var p = _insert.Parameters;
+            foreach (var r in records)
+            {
+                p[0].Value = r.Seq;
+                p[1].Value = r.PrevHash;
+                p[2].Value = r.Hash;
+                p[3].Value = r.EventTime.ToUnixTimeMilliseconds();
+                p[4].Value = r.EventId;
+                p[5].Value = r.EventSource;
+                p[6].Value = r.EventName;
+                p[7].Value = (object?)r.UserName ?? DBNull.Value;
+                p[8].Value = (object?)r.PrincipalArn ?? DBNull.Value;
+                p[9].Value = (object?)r.AccessKeyId ?? DBNull.Value;
+                p[10].Value = (object?)r.Resource ?? DBNull.Value;
+                p[11].Value = AuditOutcomes.Name(r.Outcome);
+                p[12].Value = (object?)r.ErrorCode ?? DBNull.Value;
+                p[13].Value = r.ReadOnly ? 1 : 0;
+                p[14].Value = (object?)r.SourceIp ?? DBNull.Value;
+                p[15].Value = Encoding.UTF8.GetString(r.EventJson);
+                _insert.ExecuteNonQuery();
+            }
+            if (checkpoint is not null)
+            {
+                var c = _insertCheckpoint.Parameters;
+                c[0].Value = checkpoint.Seq;
+                c[1].Value = checkpoint.Hash;
+                c[2].Value = checkpoint.Time.ToUnixTimeMilliseconds();
+                c[3].Value = checkpoint.Signature;
+                _insertCheckpoint.ExecuteNonQuery();
+            }
+            tx.Commit();
+        }
+        catch
+        {
+            // Start afresh on the next batch: the connection may be in a bad state after an I/O fault.
+            Close();
+            throw;
+        }
+    }
+
+    public void Probe()
+    {
+        try
+        {
+            using var command = Connection(_durable ?? false).CreateCommand();
+            command.CommandText = "SELECT count(*) FROM audit_checkpoint WHERE 0";
+            command.ExecuteScalar();
+        }
+        catch
+        {
+            Close();
+            throw;
+        }
+    }
+
+    public AuditChainHead? ReadHead()
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, hash FROM audit_event ORDER BY id DESC LIMIT 1";
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? new AuditChainHead(reader.GetInt64(0), reader.GetString(1)) : null;
+    }
+
+    // ---- reading ----
+
+    private SqliteConnection OpenReader()
+    {
+        var builder = new SqliteConnectionStringBuilder { DataSource = _path, Mode = SqliteOpenMode.ReadOnly, Pooling = false, DefaultTimeout = 10 };
+        var connection = new SqliteConnection(builder.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    private const string Columns =
+        "seq, prev_hash, hash, event_time_ms, event_id, event_source, event_name, user_name, principal_arn, access_key_id, resource, outcome, error_code, read_only, source_ip, event_json";
+
+    public Task<IReadOnlyList<AuditRecord>> QueryAsync(AuditQuery query, CancellationToken ct)
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        var sql = new StringBuilder("SELECT ").Append(Columns).Append(" FROM audit_event WHERE 1=1");
+        void Where(string clause, string name, object value)
+        {
+            sql.Append(" AND ").Append(clause);
+            command.Parameters.AddWithValue(name, value);
+        }
+        if (query.From is { } from) Where("event_time_ms >= $from", "$from", from.ToUnixTimeMilliseconds());
+        if (query.To is { } to) Where("event_time_ms <= $to", "$to", to.ToUnixTimeMilliseconds());
+        if (query.Principal is { } pr) Where("(user_name = $pr OR principal_arn = $pr)", "$pr", pr);
+        if (query.Secret is { } s) Where("(resource = $s OR resource GLOB '*:secret:' || $s || '-??????')", "$s", s);
+        if (query.EventName is { } en) Where("event_name = $en", "$en", en);
+        if (query.EventId is { } ei) Where("event_id = $ei", "$ei", ei);
+        if (query.EventSource is { } es) Where("event_source = $es", "$es", es);
+        if (query.AccessKeyId is { } ak) Where("access_key_id = $ak", "$ak", ak);
+        if (query.ReadOnly is { } ro) Where("read_only = $ro", "$ro", ro ? 1 : 0);
+        if (query.Outcome is { } o) Where("outcome = $o", "$o", AuditOutcomes.Name(o));
+        if (query.BeforeSeq is { } before) Where("seq < $before", "$before", before);
+        sql.Append(" ORDER BY seq DESC LIMIT $limit");
+        command.Parameters.AddWithValue("$limit", query.Limit);
+        command.CommandText = sql.ToString();
+        var list = new List<AuditRecord>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) list.Add(ReadRecord(reader));
+        return Task.FromResult<IReadOnlyList<AuditRecord>>(list);
+    }
+
+    public IEnumerable<AuditRecord> ReadAll()
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT " + Columns + " FROM audit_event ORDER BY id";
+        using var reader = command.ExecuteReader();
+        while (reader.Read()) yield return ReadRecord(reader);
+    }
+
+    public IReadOnlyList<AuditCheckpoint> ReadCheckpoints()
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, hash, time_ms, signature FROM audit_checkpoint ORDER BY id";
+        using var reader = command.ExecuteReader();
+        var list = new List<AuditCheckpoint>();
+        while (reader.Read())
+            list.Add(new AuditCheckpoint(reader.GetInt64(0), reader.GetString(1), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)), reader.GetString(3)));
+        return list;
+    }
+
+    private static AuditRecord ReadRecord(SqliteDataReader r)
+    {
+        string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
+        AuditOutcomes.TryParse(r.GetString(11), out var outcome);
+        return new AuditRecord(r.GetInt64(0), r.GetString(1), r.GetString(2), Encoding.UTF8.GetBytes(r.GetString(15)),
+            DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3)), r.GetString(4), r.GetString(5), r.GetString(6),
+            S(7), S(8), S(9), S(10), outcome, S(12), r.GetInt64(13) != 0, S(14));
+    }
+
+    private void Close()
+    {
+        _insert?.Dispose();
+        _insertCheckpoint?.Dispose();
+        _connection?.Dispose();
+        _insert = null;
+        _insertCheckpoint = null;
+        _connection = null;
+    }
+
+    public void Dispose() => Close();
+}

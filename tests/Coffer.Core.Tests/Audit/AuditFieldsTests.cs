@@ -1,0 +1,72 @@
+using System.Text;
+using Coffer.Core.Audit;
+
+namespace Coffer.Core.Tests.Audit;
+
+public sealed class AuditFieldsTests
+{
+    private const string Canary = "CNRY-1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed-abcdefghijklmnopqrstuv";
+
+    private static string Hash(string v) => "hmac:" + v.Length;
+
+    [Fact]
+    public void Request_values_are_dropped_and_only_their_hmac_kept()
+    {
+        var body = $$"""{"Name":"db","SecretString":"{{Canary}}","SecretBinary":"QUJD","ClientRequestToken":"t-1","Unknown":"{{Canary}}","Tags":[{"Key":"k","Value":"v"}]}""";
+        var view = AuditFields.ReadRequest(AuditFields.For("CreateSecret"), Encoding.UTF8.GetBytes(body), Hash);
+        var parameters = Encoding.UTF8.GetString(view.Parameters!);
+        Assert.DoesNotContain("CNRY", parameters);
+        Assert.Contains("\"name\":\"db\"", parameters);
+        Assert.Contains("\"tags\":[{\"Key\":\"k\",\"Value\":\"v\"}]", parameters);
+        Assert.Equal(Hash(Canary), view.Hmacs!["secretString"]);
+        Assert.True(view.Hmacs.ContainsKey("secretBinary"));
+    }
+
+    [Fact]
+    public void Rotation_tokens_and_unknown_actions_keep_nothing()
+    {
+        var body = $$"""{"SecretId":"db","RotationToken":"{{Canary}}","SecretString":"{{Canary}}"}""";
+        var put = AuditFields.ReadRequest(AuditFields.For("PutSecretValue"), Encoding.UTF8.GetBytes(body), Hash);
+        Assert.DoesNotContain("CNRY", Encoding.UTF8.GetString(put.Parameters!));
+        Assert.Equal("db", put.SecretId);
+        var unknown = AuditFields.ReadRequest(AuditFields.For("SomethingNew"), Encoding.UTF8.GetBytes(body), Hash);
+        Assert.Null(unknown.Parameters);
+    }
+
+    [Fact]
+    public void Responses_keep_identity_members_and_never_values_or_passwords()
+    {
+        var get = $$"""{"ARN":"arn:x","Name":"db","VersionId":"v1","SecretString":"{{Canary}}","VersionStages":["AWSCURRENT"]}""";
+        var view = AuditFields.ReadResponse(AuditFields.For("GetSecretValue"), Encoding.UTF8.GetBytes(get));
+        Assert.Null(view.Elements);
+        Assert.Equal(["arn:x"], view.Arns!);
+        Assert.Equal("v1", view.VersionId);
+
+        var password = AuditFields.ReadResponse(AuditFields.For("GetRandomPassword"), Encoding.UTF8.GetBytes($$"""{"RandomPassword":"{{Canary}}"}"""));
+        Assert.Null(password.Elements);
+
+        var batch = $$"""{"SecretValues":[{"ARN":"arn:a","SecretString":"{{Canary}}"},{"ARN":"arn:b","SecretBinary":"QUJD"}],"Errors":[]}""";
+        var b = AuditFields.ReadResponse(AuditFields.For("BatchGetSecretValue"), Encoding.UTF8.GetBytes(batch));
+        Assert.Equal(["arn:a", "arn:b"], b.Arns!);
+        Assert.Null(b.Elements);
+
+        var put = AuditFields.ReadResponse(AuditFields.For("PutSecretValue"), Encoding.UTF8.GetBytes("""{"ARN":"arn:x","Name":"db","VersionId":"v2","VersionStages":["AWSCURRENT"]}"""));
+        Assert.Equal("""{"arn":"arn:x","name":"db","versionId":"v2","versionStages":["AWSCURRENT"]}""", Encoding.UTF8.GetString(put.Elements!));
+    }
+
+    [Fact]
+    public void A_body_that_is_not_json_gives_no_parameters()
+    {
+        Assert.Null(AuditFields.ReadRequest(AuditFields.For("GetSecretValue"), "{\"SecretId\":"u8, Hash).Parameters);
+        Assert.Null(AuditFields.ReadRequest(AuditFields.For("GetSecretValue"), "[1,2]"u8, Hash).Parameters);
+        Assert.Null(AuditFields.ReadRequest(AuditFields.For("GetSecretValue"), [.. "{\"SecretId\":\""u8, 0xC3, 0x28, .. "\"}"u8], Hash).Parameters);
+        Assert.Null(AuditFields.ReadRequest(AuditFields.For("GetSecretValue"), """{"SecretId":"\ud800"}"""u8, Hash).Parameters);
+    }
+
+    [Fact]
+    public void Query_pairs_are_allow_listed()
+    {
+        var json = AuditFields.FromPairs([new("UserName", "bob"), new("Password", Canary)], new HashSet<string> { "UserName" });
+        Assert.Equal("""{"userName":"bob"}""", Encoding.UTF8.GetString(json!));
+    }
+}

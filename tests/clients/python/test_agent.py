@@ -1,0 +1,490 @@
+"""End-to-end tests of `coffer agent` (issue 7, spec §6): a real `coffer server` and a real `coffer agent` process,
+driven the way code written for AWS's Parameters and Secrets Lambda Extension / Secrets Manager Agent drives them:
+plain urllib GETs to localhost with the SSRF token header.
+
+Upstream calls are counted with the agent's own metric (coffer_agent_upstream_requests_total), which counts every
+GetSecretValue it sends to the server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import coffer_harness
+from coffer_harness import LOG_DIR, REPO_ROOT, CofferServer, coffer_command, free_port
+
+TOKEN = "agent-test-token-" + uuid.uuid4().hex
+KEY_ID = "AKIAAGENTTEST0000001"
+SECRET_KEY = "agent-test-secret-" + uuid.uuid4().hex
+
+
+class CofferAgent:
+    """One real ``coffer agent`` process, configured through a TOML file like AWS's agent."""
+
+    def __init__(self, name: str, endpoint: str, config: dict[str, object], env: dict[str, str] | None = None):
+        self.name = name
+        self.endpoint = endpoint
+        self.config = dict(config)
+        self.env = dict(env or {})
+        self.port: int | None = None
+        self.process: subprocess.Popen | None = None
+        self.log_path = None
+        self._log_file = None
+        self._dir = tempfile.TemporaryDirectory(prefix="coffer-agent-test-")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = coffer_harness.READY_TIMEOUT_SECONDS) -> "CofferAgent":
+        self.port = free_port()
+        config_path = os.path.join(self._dir.name, "agent.toml")
+        with open(config_path, "w") as f:
+            for key, value in self.config.items():
+                f.write(f"{key} = {json.dumps(value)}\n")
+        args = coffer_command() + ["agent", "--config", config_path, "--endpoint-url", self.endpoint, "--port", str(self.port)]
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_path = LOG_DIR / f"agent-{self.name}-{self.port}.log"
+        self._log_file = open(self.log_path, "wb")
+        self._log_file.write(("$ " + shlex.join(args) + "\n").encode())
+        self._log_file.flush()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PARAMETERS_SECRETS_EXTENSION_", "SECRETS_MANAGER_"))}
+        env.update({"AWS_TOKEN": TOKEN, "AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_REGION": "us-east-1"})
+        env.update(self.env)
+        self.process = subprocess.Popen(args, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=self._log_file,
+                                        stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"coffer agent exited with {self.process.returncode}:\n{self.log_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/ping", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"coffer agent not ready after {timeout} s:\n{self.log_text()}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.process = None
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+        self._dir.cleanup()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    # -- requests ---------------------------------------------------------------------------------------------
+
+    def get(self, path: str, headers: dict[str, str] | None = None, method: str = "GET"):
+        """(status, response headers, body text)."""
+        req = urllib.request.Request(self.url + path, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, dict(resp.headers.items()), resp.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers.items()), e.read().decode()
+
+    def secret(self, secret_id: str, **params: str):
+        query = urllib.parse.urlencode({"secretId": secret_id, **params})
+        return self.get("/secretsmanager/get?" + query, {"X-Aws-Parameters-Secrets-Token": TOKEN})
+
+    def value(self, secret_id: str, **params: str) -> str:
+        status, _, body = self.secret(secret_id, **params)
+        assert status == 200, f"{status} {body}"
+        return json.loads(body)["SecretString"]
+
+    def metric(self, name: str) -> int:
+        status, _, body = self.get("/metrics", {"X-Aws-Parameters-Secrets-Token": TOKEN})
+        assert status == 200, body
+        for line in body.splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+        raise KeyError(name)
+
+    def upstream_calls(self) -> int:
+        return self.metric("coffer_agent_upstream_requests_total")
+
+
+def start_server(data_dir: str, name: str, port: int | None = None) -> CofferServer:
+    server = CofferServer(name=name, dev=False, data_dir=data_dir,
+                          env={"COFFER_BOOTSTRAP_ACCESS_KEY_ID": KEY_ID, "COFFER_BOOTSTRAP_SECRET_ACCESS_KEY": SECRET_KEY})
+    return server.start(port=port)
+
+
+def feed_request(server: CofferServer, params: dict[str, str] | None = None, sign: bool = True):
+    """GET /coffer/changes on the server, signed by botocore. Returns (status, parsed JSON)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = server.endpoint + "/coffer/changes"
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    req = AWSRequest(method="GET", url=url)
+    if sign:
+        SigV4Auth(Credentials(KEY_ID, SECRET_KEY), "secretsmanager", "us-east-1").add_auth(req)
+    prepared = req.prepare()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(prepared.url, headers=dict(prepared.headers.items())), timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def caught_up(server: CofferServer, agent: CofferAgent) -> None:
+    """Waits until the agent has applied the server's change feed up to now, so that the notice of a write the
+    test just made cannot arrive in the middle of what the test counts."""
+    _, position = feed_request(server)
+    ok, _ = wait_for(lambda: agent.metric("coffer_agent_change_feed_sequence") >= position["Sequence"], timeout=10)
+    assert ok, "the agent did not catch up with the change feed"
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05):
+    """Polls until predicate() is truthy; returns (value, seconds waited)."""
+    start = time.monotonic()
+    while True:
+        value = predicate()
+        if value or time.monotonic() - start > timeout:
+            return value, time.monotonic() - start
+        time.sleep(interval)
+
+
+
+_state: dict[str, object] = {}
+
+
+def setUpModule():
+    data = tempfile.TemporaryDirectory(prefix="coffer-agent-e2e-")
+    _state["data"] = data
+    server = start_server(data.name, "agent-server")
+    _state["server"] = server
+    # The TTL is the AWS default; invalidation has to come from the change feed, not expiry.
+    _state["agent"] = CofferAgent("main", server.endpoint, {"ttl_seconds": 300, "log_level": "info"}).start()
+
+
+def tearDownModule():
+    agent = _state.pop("agent", None)
+    if agent:
+        agent.stop()
+    server = _state.pop("server", None)
+    if server:
+        server.stop()
+    data = _state.pop("data", None)
+    if data:
+        data.cleanup()
+
+
+class AgentTestCase(unittest.TestCase):
+    @property
+    def server(self) -> CofferServer:
+        return _state["server"]
+
+    @property
+    def agent(self) -> CofferAgent:
+        return _state["agent"]
+
+    @property
+    def sm(self):
+        if "sm" not in _state:
+            _state["sm"] = self.server.client(access_key=KEY_ID, secret_key=SECRET_KEY)
+        return _state["sm"]
+
+    def create(self, value: str) -> str:
+        name = coffer_harness.unique("agent/t")
+        self.sm.create_secret(Name=name, SecretString=value)
+        self.agent_caught_up()
+        return name
+
+    def agent_caught_up(self):
+        caught_up(self.server, self.agent)
+
+
+class SeedClientTest(AgentTestCase):
+    def test_seed_style_client_reads_a_secret_with_urllib(self):
+        name = self.create('{"username":"app","password":"s3cr3t-seed"}')
+        # Exactly what the seed documents do: urllib, the token header, localhost, parse SecretString.
+        req = urllib.request.Request(f"http://localhost:{self.agent.port}/secretsmanager/get?secretId={urllib.parse.quote(name, safe='')}",
+                                     headers={"X-Aws-Parameters-Secrets-Token": TOKEN})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = json.loads(resp.read())
+        self.assertEqual("s3cr3t-seed", json.loads(body["SecretString"])["password"])
+        self.assertEqual(name, body["Name"])
+        self.assertEqual(["AWSCURRENT"], body["VersionStages"])
+        self.assertTrue(body["ARN"].startswith("arn:aws:secretsmanager:us-east-1:"))
+        self.assertIsInstance(body["CreatedDate"], str)  # as AWS's agent serialises it
+        float(body["CreatedDate"])
+
+    def test_path_style_and_the_vault_token_header(self):
+        name = self.create("path-style")
+        status, _, body = self.agent.get("/v1/" + urllib.parse.quote(name, safe=""), {"X-Vault-Token": TOKEN})
+        self.assertEqual(200, status, body)
+        self.assertEqual("path-style", json.loads(body)["SecretString"])
+
+    def test_versions_by_label_and_id(self):
+        name = self.create("one")
+        v2 = self.sm.put_secret_value(SecretId=name, SecretString="two")["VersionId"]
+        self.assertEqual("one", self.agent.value(name, versionStage="AWSPREVIOUS"))
+        self.assertEqual("two", self.agent.value(name, versionId=v2))
+
+    def test_binary_secret(self):
+        name = coffer_harness.unique("agent/bin")
+        self.sm.create_secret(Name=name, SecretBinary=b"\x00\x01binary")
+        self.agent_caught_up()
+        status, _, body = self.agent.secret(name)
+        self.assertEqual(200, status, body)
+        import base64
+        self.assertEqual(b"\x00\x01binary", base64.b64decode(json.loads(body)["SecretBinary"]))
+
+
+class GuardTest(AgentTestCase):
+    """Refusals as AWS's agent answers them (spec §6.2): plain-text bodies."""
+
+    def test_missing_token_is_refused(self):
+        status, _, body = self.agent.get("/secretsmanager/get?secretId=x")
+        self.assertEqual((403, "Bad Token"), (status, body))
+
+    def test_wrong_token_is_refused(self):
+        status, _, body = self.agent.get("/secretsmanager/get?secretId=x", {"X-Aws-Parameters-Secrets-Token": TOKEN + "x"})
+        self.assertEqual((403, "Bad Token"), (status, body))
+        status, _, body = self.agent.get("/metrics", {"X-Aws-Parameters-Secrets-Token": "nope"})
+        self.assertEqual(403, status)
+
+    def test_forwarded_requests_are_refused_even_with_the_token(self):
+        status, _, body = self.agent.get("/secretsmanager/get?secretId=x",
+                                         {"X-Aws-Parameters-Secrets-Token": TOKEN, "X-Forwarded-For": "10.0.0.1"})
+        self.assertEqual((400, "Forwarded"), (status, body))
+
+    def test_only_get_is_allowed(self):
+        status, _, body = self.agent.get("/secretsmanager/get?secretId=x", {"X-Aws-Parameters-Secrets-Token": TOKEN}, method="POST")
+        self.assertEqual((405, "Not allowed"), (status, body))
+
+    def test_ping_needs_no_token(self):
+        self.assertEqual((200, "healthy"), (self.agent.get("/ping")[0], self.agent.get("/ping")[2]))
+
+    def test_bad_queries(self):
+        h = {"X-Aws-Parameters-Secrets-Token": TOKEN}
+        self.assertEqual((400, "missing parameter secretId"), self._sb(self.agent.get("/secretsmanager/get", h)))
+        self.assertEqual((400, "unknown parameter: colour"), self._sb(self.agent.get("/secretsmanager/get?secretId=x&colour=red", h)))
+        self.assertEqual((400, "invalid refreshNow value"), self._sb(self.agent.get("/secretsmanager/get?secretId=x&refreshNow=yes", h)))
+        self.assertEqual((400, "missing secret ID"), self._sb(self.agent.get("/v1/", h)))
+        self.assertEqual((404, "Not found"), self._sb(self.agent.get("/nothing/here", h)))
+
+    def test_upstream_errors_carry_the_upstream_status_and_code(self):
+        status, _, body = self.agent.secret("agent/does-not-exist-" + uuid.uuid4().hex)
+        self.assertEqual(400, status)
+        err = json.loads(body)
+        self.assertEqual("ResourceNotFoundException", err["__type"])
+        self.assertIn("message", err)
+
+    def test_parameter_store_answers_a_clear_error(self):
+        status, _, body = self.agent.get("/systemsmanager/parameters/get?name=/app/x", {"X-Aws-Parameters-Secrets-Token": TOKEN})
+        self.assertEqual(501, status)
+        self.assertIn("Parameter Store", json.loads(body)["message"])
+
+    @staticmethod
+    def _sb(r):
+        return r[0], r[2]
+
+
+class CacheTest(AgentTestCase):
+    def test_a_hit_makes_no_upstream_call(self):
+        name = self.create("hit-me")
+        self.assertEqual("hit-me", self.agent.value(name))
+        before = self.agent.upstream_calls()
+        for _ in range(20):
+            self.assertEqual("hit-me", self.agent.value(name))
+        self.assertEqual(before, self.agent.upstream_calls())
+
+    def test_refresh_now_fetches_again(self):
+        name = self.create("r1")
+        self.assertEqual("r1", self.agent.value(name))
+        before = self.agent.upstream_calls()
+        self.assertEqual("r1", self.agent.value(name, refreshNow="true"))
+        self.assertEqual(before + 1, self.agent.upstream_calls())
+
+    def test_100_concurrent_misses_make_one_upstream_call(self):
+        name = self.create("burst")
+        before = self.agent.upstream_calls()
+        barrier = threading.Barrier(100)
+        results: list[str] = []
+        lock = threading.Lock()
+
+        def read():
+            barrier.wait()
+            v = self.agent.value(name)
+            with lock:
+                results.append(v)
+
+        threads = [threading.Thread(target=read) for _ in range(100)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(["burst"] * 100, results)
+        self.assertEqual(before + 1, self.agent.upstream_calls())
+
+
+class InvalidationTest(AgentTestCase):
+    """The TTL is 300 s; a new AWSCURRENT must still be served within seconds (change feed)."""
+
+    def test_put_secret_value_is_served_within_seconds(self):
+        name = self.create("before-put")
+        self.assertEqual("before-put", self.agent.value(name))
+        self.sm.put_secret_value(SecretId=name, SecretString="after-put")
+        value, waited = wait_for(lambda: self.agent.value(name) == "after-put", timeout=10)
+        self.assertTrue(value, "the agent still served the old value after 10 s")
+        self.assertLess(waited, 3.0)
+
+    def test_a_label_move_like_a_rotation_is_served_within_seconds(self):
+        name = self.create("old-current")
+        v1 = self.sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+        v1 = next(v for v, s in v1.items() if "AWSCURRENT" in s)
+        v2 = self.sm.put_secret_value(SecretId=name, SecretString="new-current")["VersionId"]
+        _, _ = wait_for(lambda: self.agent.value(name) == "new-current", timeout=10)
+        self.assertEqual("new-current", self.agent.value(name))
+        # Roll back, as a failed rotation's finishSecret would move the label.
+        self.sm.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=v1, RemoveFromVersionId=v2)
+        value, waited = wait_for(lambda: self.agent.value(name) == "old-current", timeout=10)
+        self.assertTrue(value)
+        self.assertLess(waited, 3.0)
+
+    def test_no_secret_value_in_agent_log_or_metrics(self):
+        canary = "canary-" + uuid.uuid4().hex
+        name = self.create(canary)
+        self.assertEqual(canary, self.agent.value(name))
+        self.agent.get("/secretsmanager/get?secretId=" + name)  # refused, logged
+        status, _, metrics = self.agent.get("/metrics", {"X-Aws-Parameters-Secrets-Token": TOKEN})
+        self.assertNotIn(canary, metrics)
+        self.assertNotIn(canary, self.agent.log_text())
+        self.assertNotIn(TOKEN, self.agent.log_text())
+        self.assertNotIn(SECRET_KEY, self.agent.log_text())
+
+
+class ChangeFeedRouteTest(AgentTestCase):
+    """The server side: GET /coffer/changes, SigV4-signed, ARNs only."""
+
+    def feed(self, params: dict[str, str] | None = None, sign: bool = True):
+        return feed_request(self.server, params, sign)
+
+    def test_unsigned_reads_are_refused(self):
+        status, body = self.feed(sign=False)
+        self.assertEqual(403, status)
+        self.assertEqual("MissingAuthenticationTokenException", body["__type"])
+
+    def test_changes_name_arns_never_values(self):
+        status, start = self.feed()
+        self.assertEqual(200, status)
+        self.assertFalse(start["Reset"])
+        name = self.create("feed-value-" + uuid.uuid4().hex)
+        status, batch = self.feed({"after": str(start["Sequence"]), "epoch": start["Epoch"], "wait": "5"})
+        self.assertEqual(200, status)
+        arn = self.sm.describe_secret(SecretId=name)["ARN"]
+        self.assertIn(arn, batch["Arns"])
+        self.assertGreater(batch["Sequence"], start["Sequence"])
+        self.assertNotIn("feed-value", json.dumps(batch))
+
+    def test_another_epoch_gets_a_reset(self):
+        status, batch = self.feed({"after": "0", "epoch": "not-this-server"})
+        self.assertEqual(200, status)
+        self.assertTrue(batch["Reset"])
+
+    def test_a_quiet_feed_answers_after_the_wait(self):
+        _, start = self.feed()
+        t0 = time.monotonic()
+        status, batch = self.feed({"after": str(start["Sequence"]), "epoch": start["Epoch"], "wait": "1"})
+        self.assertEqual(200, status)
+        self.assertEqual(([], start["Sequence"], False), (batch["Arns"], batch["Sequence"], batch["Reset"]))
+        self.assertGreater(time.monotonic() - t0, 0.9)
+        status, batch = self.feed({"after": str(start["Sequence"] + 10**6), "epoch": start["Epoch"]})
+        self.assertTrue(batch["Reset"])  # a sequence from the future: the reader lost track
+
+
+class OutageTest(unittest.TestCase):
+    """Its own server and agent (TTL 1 s, 3 s maximum staleness), so stopping the server disturbs no other test."""
+
+    TTL = 1
+    MAX_STALE = 3
+
+    @classmethod
+    def setUpClass(cls):
+        cls.data = tempfile.TemporaryDirectory(prefix="coffer-agent-outage-")
+        cls.server = start_server(cls.data.name, "agent-outage-server")
+        cls.agent = CofferAgent("outage", cls.server.endpoint,
+                                {"ttl_seconds": cls.TTL, "max_stale_seconds": cls.MAX_STALE, "log_level": "debug"}).start()
+        cls.sm = cls.server.client(access_key=KEY_ID, secret_key=SECRET_KEY)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.agent.stop()
+        cls.server.stop()
+        cls.data.cleanup()
+
+    def test_ttl_expiry_refetches(self):
+        name = coffer_harness.unique("agent/ttl")
+        self.sm.create_secret(Name=name, SecretString="ttl")
+        caught_up(self.server, self.agent)
+        self.agent.value(name)
+        before = self.agent.upstream_calls()
+        self.agent.value(name)
+        self.assertEqual(before, self.agent.upstream_calls())
+        time.sleep(self.TTL + 0.2)
+        self.agent.value(name)
+        self.assertGreater(self.agent.upstream_calls(), before)
+
+    def test_zz_stale_while_the_server_is_down_then_errors_then_fresh(self):
+        name = coffer_harness.unique("agent/outage")
+        self.sm.create_secret(Name=name, SecretString="kept")
+        self.assertEqual("kept", self.agent.value(name))
+        port = self.server.port
+        self.server.stop()
+        try:
+            time.sleep(self.TTL + 0.3)
+            status, headers, body = self.agent.secret(name)
+            self.assertEqual(200, status, body)
+            self.assertEqual("kept", json.loads(body)["SecretString"])
+            self.assertEqual("true", headers.get("X-Coffer-Stale"))
+            self.assertGreater(self.agent.metric("coffer_agent_stale_serves_total"), 0)
+
+            time.sleep(self.MAX_STALE)  # now past TTL + maximum staleness
+            status, _, body = self.agent.secret(name)
+            self.assertEqual(502, status, body)
+            self.assertEqual("ConnectionError", json.loads(body)["__type"])
+        finally:
+            self.server.start(port=port)
+        self.sm = self.server.client(access_key=KEY_ID, secret_key=SECRET_KEY)
+        value, _ = wait_for(lambda: self.agent.secret(name)[0] == 200, timeout=10, interval=0.2)
+        self.assertTrue(value)
+        self.assertEqual("kept", self.agent.value(name))
+        # And the agent follows the restarted server's change feed again.
+        self.sm.put_secret_value(SecretId=name, SecretString="after-restart")
+        value, _ = wait_for(lambda: self.agent.value(name) == "after-restart", timeout=10)
+        self.assertTrue(value)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,108 @@
+"""CloudTrail LookupEvents on Coffer's endpoint (issue 4): the AWS CLI and boto3 read Coffer's audit trail.
+
+`aws cloudtrail lookup-events --endpoint-url …` must find a GetSecretValue by a given user, with the CloudTrail
+record as JSON text and never the secret value; attributes, time range and paging work as in CloudTrail.
+"""
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import unittest
+
+import coffer_harness
+
+
+def setUpModule():
+    coffer_harness.start_module_server(__name__)
+
+
+def tearDownModule():
+    coffer_harness.stop_module_server(__name__)
+
+
+class LookupEventsTests(coffer_harness.ServerTestCase):
+    def cloudtrail(self):
+        import boto3
+        return boto3.client("cloudtrail", endpoint_url=self.server.endpoint, region_name=coffer_harness.DEFAULT_REGION,
+                            aws_access_key_id=coffer_harness.DEV_ACCESS_KEY_ID,
+                            aws_secret_access_key=coffer_harness.DEV_SECRET_ACCESS_KEY)
+
+    def aws(self, *args):
+        cli = shutil.which("aws")
+        if cli is None:
+            self.skipTest("the AWS CLI is not installed")
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=coffer_harness.DEV_ACCESS_KEY_ID,
+                   AWS_SECRET_ACCESS_KEY=coffer_harness.DEV_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION="us-east-1",
+                   AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        proc = subprocess.run([cli, "--endpoint-url", self.server.endpoint, *args], capture_output=True, text=True,
+                              env=env, timeout=60)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        return json.loads(proc.stdout)
+
+    def test_aws_cli_finds_a_get_secret_value_by_a_given_user(self):
+        value = "CNRY-lookup-" + coffer_harness.unique("v")
+        created = self.create("lookup", SecretString=value)
+        self.sm.get_secret_value(SecretId=created["Name"])
+        out = self.aws("cloudtrail", "lookup-events", "--lookup-attributes",
+                       "AttributeKey=Username,AttributeValue=coffer-admin", "--max-results", "50")
+        self.assertNotIn(value, json.dumps(out))
+        matches = [e for e in out["Events"] if e["EventName"] == "GetSecretValue"
+                   and json.loads(e["CloudTrailEvent"])["requestParameters"] == {"secretId": created["Name"]}]
+        self.assertEqual(1, len(matches), out)
+        event = matches[0]
+        self.assertEqual("coffer-admin", event["Username"])
+        self.assertEqual("test", event["AccessKeyId"])
+        self.assertEqual("true", event["ReadOnly"])
+        self.assertEqual("secretsmanager.amazonaws.com", event["EventSource"])
+        self.assertEqual(created["ARN"], event["Resources"][0]["ResourceName"])
+        record = json.loads(event["CloudTrailEvent"])
+        self.assertEqual("IAMUser", record["userIdentity"]["type"])
+        self.assertEqual("coffer-admin", record["userIdentity"]["userName"])
+        self.assertEqual(created["ARN"], record["resources"][0]["ARN"])
+        self.assertEqual("AWSCURRENT", record["resources"][0]["stagingLabel"])
+
+    def test_other_users_and_rejected_callers_are_told_apart(self):
+        import boto3
+        from botocore.exceptions import ClientError
+        stranger = boto3.client("secretsmanager", endpoint_url=self.server.endpoint, region_name="us-east-1",
+                                aws_access_key_id="AKIASTRANGER0000TEST", aws_secret_access_key="nope")
+        with self.assertRaises(ClientError):
+            stranger.list_secrets()
+        ct = self.cloudtrail()
+        found = ct.lookup_events(LookupAttributes=[{"AttributeKey": "AccessKeyId", "AttributeValue": "AKIASTRANGER0000TEST"}])
+        self.assertEqual(1, len(found["Events"]))
+        record = json.loads(found["Events"][0]["CloudTrailEvent"])
+        self.assertEqual("UnrecognizedClientException", record["errorCode"])
+        self.assertEqual("Unknown", record["userIdentity"]["type"])
+        none = ct.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "nobody"}])
+        self.assertEqual([], none["Events"])
+
+    def test_event_name_time_range_and_paging(self):
+        start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+        created = self.create("paging")
+        for _ in range(3):
+            self.sm.describe_secret(SecretId=created["Name"])
+        ct = self.cloudtrail()
+        ids = []
+        kwargs = {"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "DescribeSecret"}],
+                  "StartTime": start, "MaxResults": 1}
+        while True:
+            page = ct.lookup_events(**kwargs)
+            ids += [e["EventId"] for e in page["Events"]]
+            if "NextToken" not in page:
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        self.assertGreaterEqual(len(ids), 3)
+        self.assertEqual(len(ids), len(set(ids)))
+        later = ct.lookup_events(StartTime=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
+        self.assertEqual([], later["Events"])
+        from botocore.exceptions import ClientError
+        with self.assertRaises(ClientError) as raised:
+            ct.lookup_events(MaxResults=51)
+        self.assertEqual("InvalidMaxResultsException", raised.exception.response["Error"]["Code"])
+
+
+if __name__ == "__main__":
+    unittest.main()
