@@ -48,6 +48,37 @@ public sealed class SqliteStoreTests : SecretStoreContract, IDisposable
     }
 
     [Fact]
+    public async Task Migration_5_moves_values_out_of_version_rows_and_keeps_them_readable()
+    {
+        // A database as schema version 1 left it: the value in the version row.
+        var path = Path.Combine(_directory, "v1.db");
+        var blob = Blob(4096);
+        await using (var v1 = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await v1.OpenAsync();
+            await using var command = v1.CreateCommand();
+            using var script = new StreamReader(typeof(SqliteStore).Assembly.GetManifestResourceStream("Coffer.Storage.Sqlite.Migrations.001_initial.sql")!);
+            command.CommandText = "PRAGMA journal_mode = WAL; " + await script.ReadToEndAsync() +
+                "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL); " +
+                "INSERT INTO schema_version VALUES (1, 0); " +
+                "INSERT INTO secrets (id, region, name, arn, created_ms, last_changed_ms, primary_region) " +
+                "VALUES (7, 'us-east-1', 'old', 'arn:aws:secretsmanager:us-east-1:111111111111:secret:old-AbCdEf', 1, 1, 'us-east-1'); " +
+                "INSERT INTO versions (secret_id, version_id, seq, stages, created_ms, has_value, blob) VALUES (7, 'v1', 1, '[\"AWSCURRENT\"]', 1, 1, $blob);";
+            command.Parameters.AddWithValue("$blob", blob);
+            await command.ExecuteNonQueryAsync();
+        }
+        await using var store = SqliteStore.Open(path);
+        Assert.Equal(blob, await store.ReadBlobAsync(7, "v1", default));
+        Assert.Equal(0L, await store.ExecuteOnReaderAsync("SELECT count(*) FROM pragma_table_info('versions') WHERE name = 'blob'"));
+        var secret = await store.FindByNameAsync("us-east-1", "old", default);
+        Assert.Equal(["AWSCURRENT"], secret!.Versions.Single().Stages);
+        // The value goes with its version, and with its secret.
+        await store.WriteAsync(tx => { tx.DeleteVersion(7, "v1"); return 0; }, default);
+        Assert.Null(await store.ReadBlobAsync(7, "v1", default));
+        Assert.Equal(0L, await store.ExecuteOnReaderAsync("SELECT count(*) FROM version_blobs"));
+    }
+
+    [Fact]
     public async Task Database_files_are_readable_by_their_owner_only()
     {
         await CreateAsync("mode-check", Blob());

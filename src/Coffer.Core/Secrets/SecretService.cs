@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using Coffer.Crypto;
@@ -23,6 +24,13 @@ public sealed partial class SecretService(
     private const string DefaultKmsKeyName = "DefaultEncryptionKey";
 
     private readonly ConcurrentDictionary<(long, string, long), byte> _touched = new();
+
+    /// <summary>
+    /// Every member of this class (in every partial file) reaches the store through this read-through cache, so
+    /// each write path invalidates what it touched (<see cref="CachingSecretStore"/>). The field deliberately has
+    /// the primary-constructor parameter's name: it shadows the parameter everywhere in the class.
+    /// </summary>
+    private readonly ISecretStore store = store is CachingSecretStore ? store : new CachingSecretStore(store);
 
     public string AccountId { get; } = accountId;
 
@@ -79,7 +87,38 @@ public sealed partial class SecretService(
         return result;
     }
 
+    /// <summary>
+    /// Opened values, keyed by the very blob array they were opened from. The read-through cache hands out the
+    /// same array while its entry is live, so a hit here is exactly as fresh as the sealed blob; when the blob
+    /// entry is invalidated or evicted, the array (and with it the opened value) becomes garbage. Plaintext thus
+    /// lives no longer than its ciphertext is cached, and a read never decrypts a value it has decrypted before.
+    /// (The master key and opened access keys are resident in this process anyway; what this saves is an
+    /// unwrap, a key schedule, a 4 KiB decrypt and a UTF-8 decode per read.)
+    /// </summary>
+    private readonly ConditionalWeakTable<byte[], OpenedValue> _opened = new();
+
+    private sealed record OpenedValue(string Arn, string VersionId, string? SecretString, byte[]? SecretBinary);
+
     private GetSecretValueResult Open(Secret secret, SecretVersion version, byte[] blob)
+    {
+        if (!_opened.TryGetValue(blob, out var opened) || opened.Arn != secret.Arn || opened.VersionId != version.VersionId)
+        {
+            opened = OpenValue(secret, version, blob);
+            _opened.AddOrUpdate(blob, opened);
+        }
+        return new GetSecretValueResult
+        {
+            ARN = secret.Arn,
+            Name = secret.Name,
+            VersionId = version.VersionId,
+            SecretString = opened.SecretString,
+            SecretBinary = opened.SecretBinary is { } binary ? [.. binary] : null,
+            VersionStages = [.. version.Stages],
+            CreatedDate = version.CreatedDate,
+        };
+    }
+
+    private OpenedValue OpenValue(Secret secret, SecretVersion version, byte[] blob)
     {
         byte[] plain;
         try { plain = cipher.Open(blob, Aad(secret.Arn, version.VersionId)); }
@@ -87,16 +126,9 @@ public sealed partial class SecretService(
         try
         {
             if (plain.Length == 0) throw ServiceException.DecryptionFailure();
-            return new GetSecretValueResult
-            {
-                ARN = secret.Arn,
-                Name = secret.Name,
-                VersionId = version.VersionId,
-                SecretString = plain[0] == StringValue ? Encoding.UTF8.GetString(plain, 1, plain.Length - 1) : null,
-                SecretBinary = plain[0] == BinaryValue ? plain[1..] : null,
-                VersionStages = [.. version.Stages],
-                CreatedDate = version.CreatedDate,
-            };
+            return new OpenedValue(secret.Arn, version.VersionId,
+                plain[0] == StringValue ? Encoding.UTF8.GetString(plain, 1, plain.Length - 1) : null,
+                plain[0] == BinaryValue ? plain[1..] : null);
         }
         finally { CryptographicOperations.ZeroMemory(plain); }
     }

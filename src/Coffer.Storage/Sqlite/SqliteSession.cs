@@ -20,7 +20,7 @@ internal sealed class SqliteSession : IDisposable
     /// <summary>True while a transaction is open on the connection (as SQLite sees it, not as we think).</summary>
     public bool InTransaction => SQLitePCL.raw.sqlite3_get_autocommit(_connection.Handle) == 0;
 
-    public static SqliteSession Open(string databasePath, bool writer)
+    public static SqliteSession Open(string databasePath, bool writer, bool checkpointer = false)
     {
         var builder = new SqliteConnectionStringBuilder
         {
@@ -43,7 +43,9 @@ internal sealed class SqliteSession : IDisposable
             pragma.CommandText =
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; " +
                 "PRAGMA busy_timeout = 10000; PRAGMA secure_delete = ON; PRAGMA journal_size_limit = 67108864;" +
-                (writer ? "" : " PRAGMA query_only = ON;");
+                // Checkpoints run on SqliteCheckpointer's thread; the writer's automatic one is only a backstop.
+                (writer ? $" PRAGMA wal_autocheckpoint = {SqliteCheckpointer.WriterAutoCheckpointPages};" : "") +
+                (writer || checkpointer ? "" : " PRAGMA query_only = ON;");
             pragma.ExecuteNonQuery();
             return new SqliteSession(connection);
         }
@@ -239,12 +241,21 @@ internal sealed class SqliteSession : IDisposable
         p[5].Value = Db(version.LastAccessedDate);
         p[6].Value = version.HasValue ? 1L : 0L;
         p[7].Value = Db(version.KeyId);
-        p[8].Value = blob is null ? DBNull.Value : blob;
         command.ExecuteNonQuery();
+        if (blob is null) return;
+        var upsertBlob = Command(SqliteStatement.UpsertBlob);
+        upsertBlob.Parameters[0].Value = secretId;
+        upsertBlob.Parameters[1].Value = version.VersionId;
+        upsertBlob.Parameters[2].Value = blob;
+        upsertBlob.ExecuteNonQuery();
     }
 
     public void DeleteVersion(long secretId, string versionId)
     {
+        var blob = Command(SqliteStatement.DeleteBlob);
+        blob.Parameters[0].Value = secretId;
+        blob.Parameters[1].Value = versionId;
+        blob.ExecuteNonQuery();
         var command = Command(SqliteStatement.DeleteVersion);
         command.Parameters[0].Value = secretId;
         command.Parameters[1].Value = versionId;
@@ -253,6 +264,9 @@ internal sealed class SqliteSession : IDisposable
 
     public void PurgeSecret(long secretId)
     {
+        var blobs = Command(SqliteStatement.PurgeBlobs);
+        blobs.Parameters[0].Value = secretId;
+        blobs.ExecuteNonQuery();
         var command = Command(SqliteStatement.PurgeSecret);
         command.Parameters[0].Value = secretId;
         command.ExecuteNonQuery();

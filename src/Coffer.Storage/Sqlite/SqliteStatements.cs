@@ -53,7 +53,7 @@ internal sealed class SqliteStatement
         SelectSecrets + "WHERE s.rotation_enabled = 1 OR s.rotation_state IS NOT NULL ORDER BY s.id, v.seq", []);
 
     public static readonly SqliteStatement ReadBlob = new(
-        "SELECT blob FROM versions WHERE secret_id = $secret_id AND version_id = $version_id", ["$secret_id", "$version_id"]);
+        "SELECT blob FROM version_blobs WHERE secret_id = $secret_id AND version_id = $version_id", ["$secret_id", "$version_id"]);
 
     private const string SecretValues =
         "$region, $name, $arn, $description, $kms_key_id, $type, $tags, $resource_policy, $created_ms, $last_changed_ms, " +
@@ -84,13 +84,25 @@ internal sealed class SqliteStatement
         "primary_region = $primary_region, rotation_state = $rotation_state WHERE id = $id",
         [.. SecretParameters, "$id"]);
 
+    // Values live in version_blobs (migration 005): a label move rewrites only the small version row.
     public static readonly SqliteStatement UpsertVersion = new(
-        "INSERT INTO versions (secret_id, version_id, seq, stages, created_ms, last_accessed_ms, has_value, key_id, blob) " +
-        "VALUES ($secret_id, $version_id, $seq, $stages, $created_ms, $last_accessed_ms, $has_value, $key_id, $blob) " +
+        "INSERT INTO versions (secret_id, version_id, seq, stages, created_ms, last_accessed_ms, has_value, key_id) " +
+        "VALUES ($secret_id, $version_id, $seq, $stages, $created_ms, $last_accessed_ms, $has_value, $key_id) " +
         "ON CONFLICT (secret_id, version_id) DO UPDATE SET stages = excluded.stages, created_ms = excluded.created_ms, " +
-        "last_accessed_ms = excluded.last_accessed_ms, has_value = excluded.has_value, key_id = excluded.key_id, " +
-        "blob = coalesce(excluded.blob, versions.blob)",
-        ["$secret_id", "$version_id", "$seq", "$stages", "$created_ms", "$last_accessed_ms", "$has_value", "$key_id", "$blob"]);
+        "last_accessed_ms = excluded.last_accessed_ms, has_value = excluded.has_value, key_id = excluded.key_id",
+        ["$secret_id", "$version_id", "$seq", "$stages", "$created_ms", "$last_accessed_ms", "$has_value", "$key_id"]);
+
+    public static readonly SqliteStatement UpsertBlob = new(
+        "INSERT INTO version_blobs (secret_id, version_id, blob) VALUES ($secret_id, $version_id, $blob) " +
+        "ON CONFLICT (secret_id, version_id) DO UPDATE SET blob = excluded.blob",
+        ["$secret_id", "$version_id", "$blob"]);
+
+    // The foreign keys cascade too; deleting the value explicitly does not depend on PRAGMA foreign_keys.
+    public static readonly SqliteStatement DeleteBlob = new(
+        "DELETE FROM version_blobs WHERE secret_id = $secret_id AND version_id = $version_id", ["$secret_id", "$version_id"]);
+
+    public static readonly SqliteStatement PurgeBlobs = new(
+        "DELETE FROM version_blobs WHERE secret_id = $id", ["$id"]);
 
     public static readonly SqliteStatement DeleteVersion = new(
         "DELETE FROM versions WHERE secret_id = $secret_id AND version_id = $version_id", ["$secret_id", "$version_id"]);
@@ -116,6 +128,8 @@ internal sealed class SqliteStatement
         "INSERT INTO access_keys (access_key_id, secret_blob, user_name, principal_arn, status, created_ms) " +
         "VALUES ($id, $blob, $user_name, $principal_arn, $status, $created_ms) ON CONFLICT (access_key_id) DO NOTHING",
         ["$id", "$blob", "$user_name", "$principal_arn", "$status", "$created_ms"]);
+
+    public static readonly SqliteStatement CheckpointPassive = new("PRAGMA wal_checkpoint(PASSIVE)", []);
 
     public static readonly SqliteStatement Begin = new("BEGIN IMMEDIATE", []);
     public static readonly SqliteStatement Commit = new("COMMIT", []);

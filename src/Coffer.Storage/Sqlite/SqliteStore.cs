@@ -15,8 +15,11 @@ public sealed partial class SqliteStore : ISecretStore, IAccountStore, IAsyncDis
 {
     private readonly string _databasePath;
     private readonly SqliteWriter _writer;
+    private readonly SqliteCheckpointer _checkpointer;
     private readonly ConcurrentQueue<SqliteSession> _readers = new();
-    private readonly int _maxIdleReaders = Math.Max(4, Environment.ProcessorCount * 2);
+    // Reads run on pool threads, more of them than cores at times; a connection opened per read (statements
+    // prepared again) costs far more than an idle one kept.
+    private readonly int _maxIdleReaders = Math.Max(16, Environment.ProcessorCount * 4);
     private int _idleReaders;
     private volatile bool _disposed;
 
@@ -24,6 +27,7 @@ public sealed partial class SqliteStore : ISecretStore, IAccountStore, IAsyncDis
     {
         _databasePath = databasePath;
         _writer = new SqliteWriter(databasePath, writerSession);
+        _checkpointer = new SqliteCheckpointer(databasePath);
     }
 
     public string DatabasePath => _databasePath;
@@ -213,6 +217,7 @@ public sealed partial class SqliteStore : ISecretStore, IAccountStore, IAsyncDis
     {
         if (_disposed) return;
         _disposed = true;
+        _checkpointer.Dispose();
         _writer.Complete();
         await _writer.Exited.ConfigureAwait(false);
         DrainReaders();
@@ -222,6 +227,7 @@ public sealed partial class SqliteStore : ISecretStore, IAccountStore, IAsyncDis
     {
         if (_disposed) return;
         _disposed = true;
+        _checkpointer.Dispose();
         _writer.Dispose();
         DrainReaders();
     }
