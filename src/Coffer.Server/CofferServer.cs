@@ -86,7 +86,7 @@ public static class CofferServer
             builder.Services.AddSingleton(data.Secrets);
             builder.Services.AddSingleton(new SigV4Verifier(data.AccessKeys, TimeProvider.System));
             builder.Services.AddSingleton(sp => new QueryEndpoint(data.Iam, sp.GetRequiredService<SigV4Verifier>(),
-                TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>()));
+                TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>(), audit.Trail));
             builder.Services.AddHostedService(sp => RotationHost.Create(data.Secrets, options.Rotation, TimeProvider.System,
                 sp.GetRequiredService<ILoggerFactory>(), audit.Trail));
             builder.Services.AddSingleton(sp => new AwsJsonEndpoint(
