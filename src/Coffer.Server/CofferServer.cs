@@ -94,7 +94,7 @@ public static class CofferServer
                 sp.GetRequiredService<SigV4Verifier>(), TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));
             builder.Services.AddSingleton(sp => new ChangeFeedEndpoint(data.Secrets.Changes, sp.GetRequiredService<SigV4Verifier>(),
                 TimeProvider.System, sp.GetRequiredService<ILogger<ChangeFeedEndpoint>>(),
-                sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
+                sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping, data.Secrets));
             builder.Services.AddHostedService(sp => new PurgeSweeper(data.Secrets, options.PurgeInterval, TimeProvider.System,
                 sp.GetRequiredService<ILogger<PurgeSweeper>>()));
 
