@@ -19,13 +19,13 @@ namespace Coffer.Protocol;
 /// not the server's (the server restarted) it answers <c>Reset: true</c> at once. Otherwise it waits up to
 /// <c>wait</c> seconds (default 20, at most 60) for a change.
 ///
-/// Any valid access key may read the feed today; when access control lands this route should require a
-/// permission of its own (it reveals which secrets change, not their values).
+/// Reading the feed requires <c>secretsmanager:ListSecrets</c> on <c>*</c> (it reveals which secrets change, not
+/// their values); a caller without it hears AccessDeniedException.
 /// </summary>
 /// <param name="stopping">The host's ApplicationStopping: pending long polls answer at once so that shutdown never
 /// waits for them.</param>
 public sealed class ChangeFeedEndpoint(SecretChangeFeed feed, SigV4Verifier verifier, TimeProvider time, ILogger<ChangeFeedEndpoint> log,
-    CancellationToken stopping = default)
+    CancellationToken stopping = default, SecretService? secrets = null)
 {
     public const string Path = "/coffer/changes";
     public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(20);
@@ -36,7 +36,9 @@ public sealed class ChangeFeedEndpoint(SecretChangeFeed feed, SigV4Verifier veri
         var ct = http.RequestAborted;
         try
         {
-            await verifier.VerifyAsync(http.Request, ReadOnlyMemory<byte>.Empty, "secretsmanager", ct).ConfigureAwait(false);
+            var identity = await verifier.VerifyAsync(http.Request, ReadOnlyMemory<byte>.Empty, "secretsmanager", ct).ConfigureAwait(false);
+            secrets?.Authorize(new RequestContext(identity.Key.Principal, identity.Region, http.TraceIdentifier,
+                http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString(), http.Request.IsHttps), "secretsmanager:ListSecrets");
             var query = http.Request.Query;
             foreach (var key in query.Keys)
             {

@@ -28,6 +28,8 @@ internal static class CloudTrailOperations
     private static async Task LookupEventsAsync(AwsJsonServices services, RequestContext context, ReadOnlyMemory<byte> body,
         System.Buffers.IBufferWriter<byte> output, CancellationToken ct)
     {
+        // Reading the trail is a permission of its own (resource "*"); the bootstrap administrator always has it.
+        services.Secrets.Authorize(context, "cloudtrail:LookupEvents");
         var request = ProtocolJson.Read(body, CloudTrailJsonContext.Default.LookupEventsRequest);
         var max = request.MaxResults ?? 50;
         if (max is < 1 or > 50)

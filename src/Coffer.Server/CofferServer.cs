@@ -86,7 +86,7 @@ public static class CofferServer
             builder.Services.AddSingleton(data.Secrets);
             builder.Services.AddSingleton(new SigV4Verifier(data.AccessKeys, TimeProvider.System));
             builder.Services.AddSingleton(sp => new QueryEndpoint(data.Iam, sp.GetRequiredService<SigV4Verifier>(),
-                TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>()));
+                TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>(), audit.Trail));
             builder.Services.AddHostedService(sp => RotationHost.Create(data.Secrets, options.Rotation, TimeProvider.System,
                 sp.GetRequiredService<ILoggerFactory>(), audit.Trail));
             builder.Services.AddSingleton(sp => new AwsJsonEndpoint(
@@ -94,7 +94,7 @@ public static class CofferServer
                 sp.GetRequiredService<SigV4Verifier>(), TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));
             builder.Services.AddSingleton(sp => new ChangeFeedEndpoint(data.Secrets.Changes, sp.GetRequiredService<SigV4Verifier>(),
                 TimeProvider.System, sp.GetRequiredService<ILogger<ChangeFeedEndpoint>>(),
-                sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
+                sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping, data.Secrets));
             builder.Services.AddHostedService(sp => new PurgeSweeper(data.Secrets, options.PurgeInterval, TimeProvider.System,
                 sp.GetRequiredService<ILogger<PurgeSweeper>>()));
 

@@ -50,17 +50,19 @@ public sealed record AuditIdentity(
     AuditSessionContext? SessionContext = null)
 {
     /// <summary>The identity of an authenticated caller.</summary>
-    public static AuditIdentity Of(Principal principal) => new(
-        principal.Arn.EndsWith(":root", StringComparison.Ordinal) ? "Root" : "IAMUser",
-        principal.UserId, principal.Arn, principal.AccountId, principal.AccessKeyId, principal.UserName);
+    public static AuditIdentity Of(Principal principal) => principal.Kind == PrincipalKind.AssumedRole && principal.RoleArn is { } roleArn
+        ? new("AssumedRole", principal.UserId, principal.Arn, principal.AccountId, principal.AccessKeyId, null,
+            new AuditSessionContext("Role", roleArn, principal.UserId.Split(':')[0], roleArn[(roleArn.LastIndexOf('/') + 1)..], null))
+        : new(principal.Arn.EndsWith(":root", StringComparison.Ordinal) ? "Root" : "IAMUser",
+            principal.UserId, principal.Arn, principal.AccountId, principal.AccessKeyId, principal.UserName);
 
     /// <summary>A caller whose signature was not verified: only the access key id it claimed (if any) is known.</summary>
     public static AuditIdentity Unauthenticated(string? claimedAccessKeyId) =>
         new("Unknown", null, null, null, claimedAccessKeyId, null);
 }
 
-/// <summary>For assumed roles (STS): who issued the session and when it was created.</summary>
-public sealed record AuditSessionContext(string IssuerType, string IssuerArn, string IssuerPrincipalId, string? IssuerUserName, DateTimeOffset CreationDate, bool MfaAuthenticated = false);
+/// <summary>For assumed roles (STS): who issued the session and, when known, when it was created.</summary>
+public sealed record AuditSessionContext(string IssuerType, string IssuerArn, string IssuerPrincipalId, string? IssuerUserName, DateTimeOffset? CreationDate, bool MfaAuthenticated = false);
 
 /// <summary>A resource the call touched: CloudTrail's ARN/accountId/type, plus the version and staging label when one was addressed.</summary>
 public sealed record AuditResource(string Arn, string? AccountId, string Type = AuditResource.SecretType, string? VersionId = null, string? StagingLabel = null)

@@ -87,7 +87,7 @@ public static class AuditJson
             if (s.IssuerUserName is not null) w.WriteString("userName", s.IssuerUserName);
             w.WriteEndObject();
             w.WriteStartObject("attributes");
-            w.WriteString("creationDate", s.CreationDate.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
+            if (s.CreationDate is { } created) w.WriteString("creationDate", created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
             w.WriteString("mfaAuthenticated", s.MfaAuthenticated ? "true" : "false");
             w.WriteEndObject();
             w.WriteEndObject();

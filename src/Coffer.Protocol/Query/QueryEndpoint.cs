@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Xml;
 using Coffer.Core;
+using Coffer.Core.Audit;
 using Coffer.Core.Principals;
 using Coffer.Protocol.SigV4;
 using Microsoft.AspNetCore.Http;
@@ -22,7 +23,7 @@ public sealed record QueryCallRecord(string RequestId, string Service, string Ac
 /// as &lt;ErrorResponse&gt;). Guards first, then SigV4 → action table → <see cref="IamService"/> → XML.
 /// Every call ends in <see cref="Complete"/>, the one place to audit Query calls (<see cref="Completed"/>).
 /// </summary>
-public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier, TimeProvider time, ILogger<QueryEndpoint> log)
+public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier, TimeProvider time, ILogger<QueryEndpoint> log, AuditTrail? audit = null)
 {
     private const string IamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/";
     private const string StsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -45,10 +46,12 @@ public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier
         var service = ScopeService(http.Request.Headers.Authorization.ToString()) ?? "iam";
         var action = "-";
         RequestContext? context = null;
+        QueryRequest? form = null;
+        var recognised = false;
         try
         {
             var body = await ReadBodyAsync(http.Request, ct).ConfigureAwait(false);
-            var form = QueryRequest.Parse(body);
+            form = QueryRequest.Parse(body);
             action = form.Action ?? "-";
             if (service is not ("iam" or "sts"))
                 throw new ServiceException("InvalidAction", $"Coffer serves the Query protocol for iam and sts only, not {service}.");
@@ -59,11 +62,13 @@ public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier
             var table = service == "iam" ? IamActions : StsActions;
             if (!table.TryGetValue(form.Action, out var handler))
                 throw new ServiceException("InvalidAction", $"Could not find operation {form.Action} for version {version}");
+            recognised = true;
 
             var identity = await verifier.VerifyAsync(http.Request, body, service, ct).ConfigureAwait(false);
             context = new RequestContext(identity.Key.Principal, identity.Region, requestId,
                 http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString(), http.Request.IsHttps);
 
+            await EnsureAuditAvailableAsync(action).ConfigureAwait(false);
             var output = new StringBuilder(512);
             using (var xml = XmlWriter.Create(output, new XmlWriterSettings { OmitXmlDeclaration = false, Encoding = Encoding.UTF8, Async = false }))
             {
@@ -77,12 +82,24 @@ public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier
                 xml.WriteEndElement();
                 xml.WriteEndElement();
             }
-            await WriteAsync(http, 200, output.ToString(), requestId).ConfigureAwait(false);
+            var xmlText = output.ToString();
+            if (audit is not null) await RecordAsync(http, requestId, service, action, context, form, xmlText, null, null).ConfigureAwait(false);
+            await WriteAsync(http, 200, xmlText, requestId).ConfigureAwait(false);
             Complete(http, requestId, service, action, context, 200, null);
+        }
+        catch (AuditRefusedException)
+        {
+            // Not recorded, so not served: only the 500 error, nothing of the call's own outcome.
+            await WriteInternalErrorAsync(http, service, action, context, requestId).ConfigureAwait(false);
         }
         catch (ServiceException e)
         {
             var (code, status) = Map(service, e.Code);
+            if (recognised && audit is not null && !await TryRecordFailureAsync(http, requestId, service, action, context, form, code, e.Message).ConfigureAwait(false))
+            {
+                await WriteInternalErrorAsync(http, service, action, context, requestId).ConfigureAwait(false);
+                return;
+            }
             await WriteErrorAsync(http, service, code, status, e.Message, requestId).ConfigureAwait(false);
             Complete(http, requestId, service, action, context, status, code);
         }
@@ -93,15 +110,26 @@ public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+            if (recognised && audit is not null)
+                await TryRecordFailureAsync(http, requestId, service, action, context, form, "ClientClosedRequest", "The client closed the connection.").ConfigureAwait(false);
             Complete(http, requestId, service, action, context, 499, "ClientClosedRequest");
         }
         catch (Exception e)
         {
             LogFailed(log, service, action, e.GetType().FullName ?? "?", requestId);
-            var code = service == "sts" ? "InternalFailure" : "ServiceFailure";
-            await WriteErrorAsync(http, service, code, 500, "An internal error occurred.", requestId).ConfigureAwait(false);
-            Complete(http, requestId, service, action, context, 500, code);
+            if (recognised && audit is not null)
+                await TryRecordFailureAsync(http, requestId, service, action, context, form, InternalCode(service), "An internal error occurred.").ConfigureAwait(false);
+            await WriteInternalErrorAsync(http, service, action, context, requestId).ConfigureAwait(false);
         }
+    }
+
+    private static string InternalCode(string service) => service == "sts" ? "InternalFailure" : "ServiceFailure";
+
+    private async Task WriteInternalErrorAsync(HttpContext http, string service, string action, RequestContext? context, string requestId)
+    {
+        var code = InternalCode(service);
+        await WriteErrorAsync(http, service, code, 500, "An internal error occurred.", requestId).ConfigureAwait(false);
+        Complete(http, requestId, service, action, context, 500, code);
     }
 
     /// <summary>The one place where every Query call completes: log (action, status, code only) and audit hook.</summary>

@@ -32,6 +32,9 @@ internal sealed class QueryRequest
         catch (UriFormatException) { throw IamErrors.InvalidInput("The request body is not valid form-encoded data."); }
     }
 
+    /// <summary>Every parameter as sent (for the audit allow-list; never logged whole).</summary>
+    public IEnumerable<KeyValuePair<string, string>> Pairs => _values;
+
     public string? Action => Optional("Action");
     public string? Version => Optional("Version");
 
