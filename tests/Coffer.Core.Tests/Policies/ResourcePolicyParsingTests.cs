@@ -2,7 +2,8 @@ using Coffer.Core.Policies;
 
 namespace Coffer.Core.Tests.Policies;
 
-public sealed class PolicyDocumentTests
+/// <summary>Resource-policy grammar and the public-access check (PutResourcePolicy, ValidateResourcePolicy).</summary>
+public sealed class ResourcePolicyParsingTests
 {
     private const string Good = """
         {"Version":"2012-10-17","Statement":[{"Sid":"a","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/app"},
@@ -12,7 +13,7 @@ public sealed class PolicyDocumentTests
     [Fact]
     public void A_well_formed_policy_parses_and_is_not_public()
     {
-        var doc = PolicyDocument.ParseResourcePolicy(Good);
+        var doc = Parse(Good);
         Assert.Single(doc.Statements);
         Assert.False(doc.GrantsPublicAccess());
     }
@@ -22,7 +23,7 @@ public sealed class PolicyDocumentTests
     [InlineData("""{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"secretsmanager:*","Resource":"*"}}""")]
     [InlineData("""{"Version":"2012-10-17","Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::1:root"},"Action":"*","Resource":"*"}}""")]
     public void Wildcard_principals_without_conditions_are_public(string policy) =>
-        Assert.True(PolicyDocument.ParseResourcePolicy(policy).GrantsPublicAccess());
+        Assert.True(Parse(policy).GrantsPublicAccess());
 
     [Theory]
     [InlineData("not json")]
@@ -36,5 +37,7 @@ public sealed class PolicyDocumentTests
     [InlineData("""{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"a:b","Resource":"*"}]}""")]
     [InlineData("""{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"a:b","Resource":"*","Extra":1}]}""")]
     public void Malformed_documents_are_refused(string policy) =>
-        Assert.Equal("MalformedPolicyDocumentException", Assert.Throws<ServiceException>(() => PolicyDocument.ParseResourcePolicy(policy)).Code);
+        Assert.Equal("MalformedPolicyDocumentException", Assert.Throws<ServiceException>(() => Parse(policy)).Code);
+
+    private static Policy Parse(string text) => Policy.Parse(text, PolicyKind.Resource, "resource policy");
 }
