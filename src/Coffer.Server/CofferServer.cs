@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Coffer.Protocol;
+using Coffer.Protocol.Lambda;
 using Coffer.Protocol.Query;
 using Coffer.Protocol.SigV4;
 using Microsoft.AspNetCore.Builder;
@@ -95,16 +96,21 @@ public static class CofferServer
             builder.Services.AddSingleton(sp => new ChangeFeedEndpoint(data.Secrets.Changes, sp.GetRequiredService<SigV4Verifier>(),
                 TimeProvider.System, sp.GetRequiredService<ILogger<ChangeFeedEndpoint>>(),
                 sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping, data.Secrets));
+            builder.Services.AddSingleton(sp => new LambdaEndpoint(data.Functions, sp.GetRequiredService<SigV4Verifier>(), TimeProvider.System,
+                sp.GetRequiredService<ILogger<LambdaEndpoint>>(), audit.Trail, audit.Metrics, options.BasePath));
             builder.Services.AddHostedService(sp => new PurgeSweeper(data.Secrets, options.PurgeInterval, TimeProvider.System,
                 sp.GetRequiredService<ILogger<PurgeSweeper>>()));
 
             var app = builder.Build();
             var aws = app.Services.GetRequiredService<AwsJsonEndpoint>();
             var query = app.Services.GetRequiredService<QueryEndpoint>();
+            var lambda = app.Services.GetRequiredService<LambdaEndpoint>();
             app.UseRouting();
             // Routed requests (the health checks) go on to their endpoints; everything else is the AWS protocol.
+            // Lambda (REST-JSON under /2015-03-31/functions, docs/functions.md) goes to the Lambda endpoint;
             // IAM and STS (AWS Query protocol: form-encoded POST without X-Amz-Target) go to the Query endpoint.
             app.Use((context, next) => context.GetEndpoint() is not null ? next(context)
+                : lambda.Accepts(context.Request) ? lambda.HandleAsync(context)
                 : QueryEndpoint.Accepts(context.Request) ? query.HandleAsync(context) : aws.HandleAsync(context));
             // The change feed a `coffer agent` long-polls (docs/agent.md); SigV4-signed, outside the X-Amz-Target table.
             var changes = app.Services.GetRequiredService<ChangeFeedEndpoint>();

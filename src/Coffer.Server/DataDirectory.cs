@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Coffer.Core.Functions;
 using Coffer.Core.Policies;
 using Coffer.Core.Principals;
 using Coffer.Core.Secrets;
@@ -23,7 +24,7 @@ internal sealed class DataDirectory : IAsyncDisposable
     private static ReadOnlySpan<byte> CheckPlaintext => "coffer master key check v1"u8;
     private static ReadOnlySpan<byte> CheckAad => "setting:master-key-check"u8;
 
-    private DataDirectory(string path, SqliteStore store, MasterKey masterKey, EnvelopeCipher cipher, string accountId, IamDirectory iamDirectory)
+    private DataDirectory(string path, SqliteStore store, MasterKey masterKey, EnvelopeCipher cipher, string accountId, IamDirectory iamDirectory, string region)
     {
         Path = path;
         Store = store;
@@ -36,6 +37,8 @@ internal sealed class DataDirectory : IAsyncDisposable
         Access = new AccessControl(iamDirectory, TimeProvider.System);
         Iam = new IamService(iamDirectory, Access, AccessKeys, store, sessions);
         Secrets = new SecretService(store, cipher, accountId, TimeProvider.System, new SecretsOptions()) { Access = Access };
+        // The Lambda API's control plane (docs/functions.md); its runner is attached by the server when there is one.
+        Functions = new FunctionService(store, cipher, accountId, region, TimeProvider.System) { Access = Access };
     }
 
     /// <summary>
@@ -55,6 +58,7 @@ internal sealed class DataDirectory : IAsyncDisposable
     public string AccountId { get; }
     public AccessKeyService AccessKeys { get; }
     public SecretService Secrets { get; }
+    public FunctionService Functions { get; }
     public string CredentialsPath => System.IO.Path.Combine(Path, CredentialsFile);
     /// <summary>True when this start created the bootstrap administrator key.</summary>
     public bool CreatedBootstrapKey { get; private set; }
@@ -100,7 +104,7 @@ internal sealed class DataDirectory : IAsyncDisposable
 
             var accountId = await AccountIdAsync(store, options.AccountId, ct).ConfigureAwait(false);
             var iamDirectory = await IamDirectory.LoadAsync(store, accountId, TimeProvider.System, ct).ConfigureAwait(false);
-            var data = new DataDirectory(path, store, masterKey, cipher, accountId, iamDirectory);
+            var data = new DataDirectory(path, store, masterKey, cipher, accountId, iamDirectory, options.Region);
             await data.BootstrapAdministratorAsync(options, log, ct).ConfigureAwait(false);
             return data;
         }

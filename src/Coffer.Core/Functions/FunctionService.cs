@@ -28,8 +28,11 @@ public sealed partial class FunctionService(IFunctionStore store, EnvelopeCipher
     /// <summary>The authorizer; null means no access control (tests of the action rules only).</summary>
     public AccessControl? Access { get; init; }
 
-    /// <summary>Runs invocations; null when this server has no runtime (Invoke then answers ServiceException).</summary>
-    public IFunctionRunner? Runner { get; init; }
+    /// <summary>
+    /// Runs invocations; null when this server has no runtime (Invoke then answers ServiceException). Settable
+    /// after construction because a runner needs what exists only once the server listens (its own URL).
+    /// </summary>
+    public IFunctionRunner? Runner { get; set; }
 
     /// <summary>Called with the failure type of an Event invocation that ran in the background (for the log).</summary>
     public Action<string, Exception>? BackgroundFailure { get; init; }
