@@ -374,14 +374,32 @@ class AccessTests(unittest.TestCase):
         self.assertEqual("AccessDeniedException", error(ctx)[0])
 
 
-def find_cli() -> str | None:
-    return shutil.which("aws") or (os.path.exists("/usr/bin/aws") and "/usr/bin/aws") or None
+AWS_V2 = os.environ.get("COFFER_AWSCLI_V2", "/usr/bin/aws")
 
 
-@unittest.skipUnless(find_cli(), "AWS CLI not found; scripts/install-test-deps.sh installs it")
-class AwsCliLambdaTests(unittest.TestCase):
+def find_v1() -> str | None:
+    """The first `aws` on PATH that is not the v2 binary (as test_awscli.py finds it)."""
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = os.path.join(directory, "aws")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and \
+                os.path.realpath(candidate) != os.path.realpath(AWS_V2):
+            return candidate
+    return None
+
+
+class CliLambdaTests:
+    """Mixed into one TestCase per CLI major version."""
+
+    cli: str | None = None
+    major = 0
+
     @classmethod
     def setUpClass(cls):
+        if cls.cli is None or not os.path.exists(cls.cli):
+            raise unittest.SkipTest(f"AWS CLI v{cls.major} not found; scripts/install-test-deps.sh installs it")
+        version = subprocess.run([cls.cli, "--version"], capture_output=True, text=True, timeout=60)
+        if f"aws-cli/{cls.major}." not in version.stdout + version.stderr:
+            raise unittest.SkipTest(f"{cls.cli} is not AWS CLI v{cls.major}")
         cls.home = tempfile.mkdtemp(prefix="coffer-lambda-cli-")
         cls.zip_path = os.path.join(cls.home, "function.zip")
         with open(cls.zip_path, "wb") as f:
@@ -402,7 +420,7 @@ class AwsCliLambdaTests(unittest.TestCase):
                     "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.home, "credentials"),
                     "AWS_PAGER": "", "AWS_CLI_AUTO_PROMPT": "off", "AWS_EC2_METADATA_DISABLED": "true",
                     "AWS_MAX_ATTEMPTS": "1", "HOME": self.home})
-        proc = subprocess.run([find_cli(), "--endpoint-url", server().endpoint, "--output", "json", "lambda", *args],
+        proc = subprocess.run([self.cli, "--endpoint-url", server().endpoint, "--output", "json", "lambda", *args],
                               capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL, cwd=self.home)
         if expect_ok:
             self.assertEqual(0, proc.returncode, proc.stderr)
@@ -455,8 +473,7 @@ class AwsCliLambdaTests(unittest.TestCase):
                  "--role", self.role, "--zip-file", f"fileb://{self.zip_path}")
         out_path = os.path.join(self.home, name + ".json")
         # v2 reads --payload as base64 unless told otherwise; v1 takes it raw and does not know the option.
-        version = subprocess.run([find_cli(), "--version"], capture_output=True, text=True).stdout
-        raw = ["--cli-binary-format", "raw-in-base64-out"] if version.startswith("aws-cli/2.") else []
+        raw = ["--cli-binary-format", "raw-in-base64-out"] if self.major == 2 else []
         proc = self.aws("invoke", "--function-name", name, *raw, "--payload", '{"hello": "world"}', out_path, expect_ok=False)
         if proc.returncode != 0 and RUNTIME_UNAVAILABLE in proc.stderr:
             self.skipTest("this server has no function runtime (the runner half of issue 6)")
@@ -464,6 +481,16 @@ class AwsCliLambdaTests(unittest.TestCase):
         self.assertEqual(200, json.loads(proc.stdout)["StatusCode"])
         with open(out_path) as f:
             self.assertEqual({"hello": "world"}, json.load(f)["echo"])
+
+
+class AwsCliV1LambdaTests(CliLambdaTests, unittest.TestCase):
+    cli = find_v1()
+    major = 1
+
+
+class AwsCliV2LambdaTests(CliLambdaTests, unittest.TestCase):
+    cli = AWS_V2
+    major = 2
 
 
 if __name__ == "__main__":
