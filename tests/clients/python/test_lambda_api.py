@@ -155,6 +155,18 @@ class Boto3LambdaTests(unittest.TestCase):
             urllib.request.urlopen(forged, timeout=10)
         self.assertEqual(403, ctx.exception.code)
 
+    def test_a_package_larger_than_other_requests_may_be(self):
+        # 3 MB of incompressible data: above the server's 1 MiB body backstop for other calls, well within 50 MB.
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("app.py", HANDLER)
+            z.writestr("blob.bin", os.urandom(3 * 1024 * 1024))
+        package = buffer.getvalue()
+        created = self.create(Code={"ZipFile": package})
+        self.assertEqual((len(package), sha256_b64(package)), (created["CodeSize"], created["CodeSha256"]))
+        updated = self.lam.update_function_code(FunctionName=created["FunctionName"], ZipFile=package[:-1] + b"\0" if False else package)
+        self.assertEqual(sha256_b64(package), updated["CodeSha256"])
+
     def test_lookup_by_arn_and_latest_qualifier(self):
         created = self.create()
         self.assertEqual(created["FunctionName"], self.lam.get_function(FunctionName=created["FunctionArn"])["Configuration"]["FunctionName"])
