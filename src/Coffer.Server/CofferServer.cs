@@ -130,6 +130,10 @@ public static class CofferServer
             await app.StartAsync().ConfigureAwait(false);
             var url = PublicUrl(app, options);
             var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Coffer.Server");
+            // Functions (docs/functions.md): until a runner is attached (data.Functions.Runner, which needs the URL
+            // above for AWS_ENDPOINT_URL), Invoke answers ServiceException "function runtime not available".
+            data.Functions.BackgroundFailure = (name, e) =>
+                log.LogWarning("An Event invocation of function {FunctionName} failed with {ExceptionType}.", name, e.GetType().FullName);
             log.LogInformation("Coffer serving account {AccountId} from {DataDir}{Mode}", data.AccountId, data.Path, options.Dev ? " (dev mode: removed on exit)" : "");
             if (endpoint is not null && !IPAddress.IsLoopback(endpoint.Address) && options.TlsCertFile is null)
                 log.LogWarning("Serving plain HTTP on the non-loopback address {Listen} (--insecure): credentials and secrets cross the network unencrypted.", options.Listen);

@@ -35,7 +35,7 @@ public sealed partial class FunctionService(IFunctionStore store, EnvelopeCipher
     public IFunctionRunner? Runner { get; set; }
 
     /// <summary>Called with the failure type of an Event invocation that ran in the background (for the log).</summary>
-    public Action<string, Exception>? BackgroundFailure { get; init; }
+    public Action<string, Exception>? BackgroundFailure { get; set; }
 
     public static string ArnOf(string region, string accountId, string name) => $"arn:aws:lambda:{region}:{accountId}:function:{name}";
 
