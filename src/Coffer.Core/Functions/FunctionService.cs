@@ -104,6 +104,9 @@ public sealed partial class FunctionService(IFunctionStore store, EnvelopeCipher
         var max = request.MaxItems ?? FunctionLimits.MaxListItems;
         if (max < 1)
             throw FunctionErrors.Validation(max.ToString(System.Globalization.CultureInfo.InvariantCulture), "maxItems", "Member must have value greater than or equal to 1");
+        if (max > 10_000)
+            throw FunctionErrors.Validation(max.ToString(System.Globalization.CultureInfo.InvariantCulture), "maxItems", "Member must have value less than or equal to 10000");
+        // AWS returns at most 50 per page whatever MaxItems asks.
         max = Math.Min(max, FunctionLimits.MaxListItems);
         string? after = null;
         if (!string.IsNullOrEmpty(request.Marker))

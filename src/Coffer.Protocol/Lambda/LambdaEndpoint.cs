@@ -14,7 +14,7 @@ namespace Coffer.Protocol.Lambda;
 /// The AWS Lambda API edge (REST-JSON, SigV4 service <c>lambda</c>, paths under /2015-03-31/functions; see
 /// docs/functions.md): guards first, then method + path → route → SigV4 → parse → <see cref="FunctionService"/> →
 /// JSON. Errors leave as AWS's REST-JSON errors: the type in <c>x-amzn-ErrorType</c>, the body
-/// <c>{"Type":"User","message":…}</c>. Every recognised call is audited (eventSource lambda.amazonaws.com) without
+/// <c>{"Type":"User","Message":…}</c>. Every recognised call is audited (eventSource lambda.amazonaws.com) without
 /// code, payloads or environment values. Nothing from a body is ever logged.
 /// </summary>
 public sealed partial class LambdaEndpoint(FunctionService functions, SigV4Verifier verifier, TimeProvider time, ILogger<LambdaEndpoint> log,
@@ -365,7 +365,7 @@ public sealed partial class LambdaEndpoint(FunctionService functions, SigV4Verif
         {
             w.WriteStartObject();
             w.WriteString("Type", status >= 500 ? "Service" : "User");
-            w.WriteString("message", message);
+            w.WriteString("Message", message);
             w.WriteEndObject();
         });
         http.Response.StatusCode = status;

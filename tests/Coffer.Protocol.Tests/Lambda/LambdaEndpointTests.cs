@@ -110,7 +110,7 @@ public sealed class LambdaEndpointTests
         var (status, type, body) = await Send(endpoint, Request("GET", "/2015-03-31/functions/f1"));
         Assert.Equal((403, "MissingAuthenticationTokenException"), (status, type));
         Assert.Equal("User", body.GetProperty("Type").GetString());
-        Assert.False(string.IsNullOrEmpty(body.GetProperty("message").GetString()));
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("Message").GetString()));
 
         (status, type, _) = await Send(endpoint, Request("PATCH", "/2015-03-31/functions/f1"));
         Assert.Equal((404, "UnknownOperationException"), (status, type));
@@ -124,7 +124,7 @@ public sealed class LambdaEndpointTests
                    "SignedHeaders=host;x-amz-date, Signature=" + new string('0', 64);
         var (status, type, body) = await Send(endpoint, Request("GET", "/2015-03-31/functions/", authorization: auth));
         Assert.Equal((403, "InvalidSignatureException"), (status, type));
-        Assert.Contains("'lambda'", body.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("'lambda'", body.GetProperty("Message").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -133,7 +133,7 @@ public sealed class LambdaEndpointTests
         var endpoint = await EndpointAsync();
         var (status, type, body) = await Send(endpoint, Request("POST", "/2015-03-31/functions/", contentLength: FunctionLimits.MaxCodeRequestBytes + 1L));
         Assert.Equal((413, "RequestEntityTooLargeException"), (status, type));
-        Assert.Contains("CreateFunction", body.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("CreateFunction", body.GetProperty("Message").GetString(), StringComparison.Ordinal);
         (status, type, _) = await Send(endpoint, Request("POST", "/2015-03-31/functions/f/invocations", contentLength: FunctionLimits.MaxPayloadBytes + 1L));
         Assert.Equal((413, "RequestTooLargeException"), (status, type));
         (status, type, _) = await Send(endpoint, Request("PUT", "/2015-03-31/functions/f/configuration", contentLength: 300_000));
