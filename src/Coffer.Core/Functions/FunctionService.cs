@@ -59,8 +59,10 @@ public sealed partial class FunctionService(IFunctionStore store, EnvelopeCipher
     {
         var id = FunctionValidation.FunctionName(request.FunctionName);
         var region = RegionOf(ctx, id);
-        var arn = ArnOf(region, AccountId, id.Name);
+        var arn = ArnOf(region, id.AccountId ?? AccountId, id.Name);
         Authorize(ctx, "lambda:CreateFunction", arn, null);
+        if (id.AccountId is not null && id.AccountId != AccountId)
+            throw FunctionErrors.InvalidParameter($"Functions can be created only in this server's account ({AccountId}).");
         if (id.Qualifier is not null)
             throw FunctionErrors.InvalidParameter("Qualifiers are not allowed in the function name of CreateFunction.");
         FunctionValidation.PackageType(request.PackageType, request.Architectures);
