@@ -341,6 +341,29 @@ public sealed class FunctionServiceTests : IAsyncLifetime
         await CreateAsync("gone");   // the name is free again
     }
 
+    [Fact]
+    public async Task A_stored_document_of_this_format_still_reads()
+    {
+        // Golden: the configuration document as migration 006's first writer stores it. Renaming a member breaks this.
+        const string document = """
+            {"Runtime":"python3.11","Handler":"app.handler","Role":"arn:aws:iam::111111111111:role/lambda-exec","Timeout":30,
+             "MemorySize":256,"Description":"golden","CodeSha256":"n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=","CodeSize":4,
+             "LastModified":"2026-03-01T12:00:00+00:00","PolicyStatements":[
+              "{\"Sid\":\"sm\",\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"secretsmanager.amazonaws.com\"},\"Action\":\"lambda:InvokeFunction\",\"Resource\":\"arn:aws:lambda:us-east-1:111111111111:function:golden\"}"]}
+            """;
+        const string arn = "arn:aws:lambda:us-east-1:111111111111:function:golden";
+        var code = _cipher.Seal("test"u8, Encoding.UTF8.GetBytes("lambda-code\n" + arn + "\nn4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="));
+        var env = _cipher.Seal("""{"K1":"v"}"""u8, Encoding.UTF8.GetBytes("lambda-environment\n" + arn));
+        Assert.True(await _store.InsertFunctionAsync(new FunctionRecord(Region, "golden", arn, "rev-1", document, env, code), default));
+
+        var config = await _functions.GetFunctionConfigurationAsync(As(Admin), new FunctionRef("golden"), default);
+        Assert.Equal(("python3.11", "app.handler", 30, 256, "golden", 4L, "rev-1"),
+            (config.Runtime, config.Handler, config.Timeout, config.MemorySize, config.Description, config.CodeSize, config.RevisionId));
+        Assert.Equal("v", config.Environment["K1"]);
+        Assert.Equal("test"u8.ToArray(), (await _functions.FindAsync(arn, default))!.ZipFile.ToArray());
+        Assert.Contains("secretsmanager.amazonaws.com", (await _functions.GetPolicyAsync(As(Admin), new FunctionRef("golden"), default)).Policy, StringComparison.Ordinal);
+    }
+
     private sealed class StubRunner : IFunctionRunner
     {
         public List<FunctionInvocation> Invocations { get; } = [];
