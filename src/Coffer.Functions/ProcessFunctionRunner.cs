@@ -115,7 +115,7 @@ public sealed partial class ProcessFunctionRunner : IFunctionRunner, IDisposable
         {
             var started = _options.Time.GetUtcNow();
             var psi = StartInfo(runtime, config, code, work, eventFile, resultFile, invocation.RequestId, started + timeout, credentials);
-            var run = await RunProcessAsync(psi, runtime == Runtime.Provided ? invocation.Payload : null, timeout, ct).ConfigureAwait(false);
+            var run = await RunProcessAsync(psi, runtime == Runtime.Provided ? invocation.Payload : (ReadOnlyMemory<byte>?)null, timeout, ct).ConfigureAwait(false);
             var elapsed = _options.Time.GetUtcNow() - started;
             var (payload, error) = Outcome(runtime, run, resultFile, invocation.RequestId, timeout);
             var log = LogText(invocation.RequestId, config, run, elapsed);
