@@ -72,8 +72,22 @@ def _error(exc):
     }
 
 
+def _install_log_handler():
+    """As Lambda's runtime does: the root logger writes "[LEVEL] time request-id message" lines to the log."""
+    import logging
+
+    class _Formatter(logging.Formatter):
+        converter = time.gmtime
+
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_Formatter("[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t" + _request_id + "\t%(message)s",
+                                    "%Y-%m-%dT%H:%M:%S"))
+    logging.getLogger().addHandler(handler)
+
+
 def main():
     event_file, result_file = sys.argv[1], sys.argv[2]
+    _install_log_handler()
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
     sys.path.insert(0, task_root)
 
