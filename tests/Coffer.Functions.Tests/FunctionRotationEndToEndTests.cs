@@ -119,6 +119,12 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
         Assert.Equal("createSecret", (string)status["LastFailure"]!["Step"]!);
         var log = FunctionLog(function);
         Assert.True(log.Split("Task timed out after 2.00 seconds").Length - 1 >= 2, log);
+        // The operator's view of the same log.
+        var (file, prefix) = CofferBinary.Locate();
+        var (code, stdout, _) = await RunAsync(file, [.. prefix, "functions", "logs", function, "--tail", "3", "--data-dir", _server.DataDirectory], null);
+        Assert.Equal(0, code);
+        Assert.Equal(3, stdout.TrimEnd('\n').Split('\n').Length);
+        Assert.StartsWith("REPORT RequestId: ", stdout.TrimEnd('\n').Split('\n')[^1]);
         // Each attempt was killed at 2 s: two attempts and a retry delay fit well under the engine's 30 s step timeout.
         Assert.InRange(sw.Elapsed.TotalSeconds, 4, 60);
         output.WriteLine(status.ToJsonString());
