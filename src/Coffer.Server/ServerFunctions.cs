@@ -26,14 +26,15 @@ internal sealed partial class ServerFunctions : IDisposable
     public FunctionRotations Rotations { get; }
 
     /// <summary>Null (and a warning) when functions cannot run here, e.g. as root without the user they run as.</summary>
-    public static ServerFunctions? Create(CofferServerOptions server, DataDirectory data, ILoggerFactory logs)
+    /// <param name="directory">Where functions are found (the Lambda API's store); null: files under DATA/functions/deployed.</param>
+    public static ServerFunctions? Create(CofferServerOptions server, DataDirectory data, ILoggerFactory logs, IFunctionDirectory? directory = null)
     {
         var options = new FunctionRunnerOptions { DataDir = data.Path, Region = server.Region };
         var log = logs.CreateLogger<ProcessFunctionRunner>();
         try
         {
             var runner = new ProcessFunctionRunner(options, data.Iam, log);
-            var directory = new FileFunctionDirectory(Path.Combine(data.Path, "functions", "deployed"), data.AccountId, server.Region);
+            directory ??= new FileFunctionDirectory(Path.Combine(data.Path, "functions", "deployed"), data.AccountId, server.Region);
             if (runner.RunsAs is { } user) LogRunsAs(log, user);
             return new ServerFunctions(options, runner, directory);
         }

@@ -236,6 +236,51 @@ public sealed class RunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Node_heap_is_limited_by_MemorySize()
+    {
+        var zip = Zips.Of(("index.js", "exports.handler = async () => { const a = []; for (;;) a.push(new Array(1e6).fill(1.5)); };"));
+        var r = await _rig.InvokeAsync(RunnerRig.Function("nodehog", "nodejs20.x", "index.handler", zip, _role, memory: 128, timeout: 30));
+        Assert.Equal("Unhandled", r.FunctionError);
+        Assert.Equal("Runtime.ExitError", (string)Json(r.Payload)["errorType"]!);
+        Assert.Contains("heap", r.LogTail, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Concurrent_invocations_of_one_version_each_get_their_own_directory()
+    {
+        var zip = Zips.Of(("index.py", """
+            import os
+            def handler(event, context):
+                with open("mine.txt", "w") as f:
+                    f.write(context.aws_request_id)
+                return {"cwd": os.getcwd(), "n": event["n"], "mine": open("mine.txt").read() == context.aws_request_id}
+            """));
+        var f = RunnerRig.Function("parallel", "python3.11", "index.handler", zip, _role);
+        var results = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => _rig.InvokeAsync(f, $$"""{"n": {{i}}}""")));
+        Assert.All(results, r => Assert.Null(r.FunctionError));
+        Assert.Equal(6, results.Select(r => (string)Json(r.Payload)["cwd"]!).Distinct().Count());
+        Assert.All(results, r => Assert.True((bool)Json(r.Payload)["mine"]!));
+        Assert.Equal(Enumerable.Range(0, 6), results.Select(r => (int)Json(r.Payload)["n"]!).Order());
+    }
+
+    [Fact]
+    public async Task The_function_cannot_change_its_code()
+    {
+        if (Native.GetEuid() != 0) return;   // as the server's own user, the code directory is the function's too
+        var zip = Zips.Of(("index.py", """
+            import os
+            def handler(event, context):
+                try:
+                    open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "index.py"), "a").write("# changed")
+                    return "changed"
+                except OSError as e:
+                    return type(e).__name__
+            """));
+        var r = await _rig.InvokeAsync(RunnerRig.Function("ro", "python3.11", "index.handler", zip, _role));
+        Assert.Equal("\"PermissionError\"", Encoding.UTF8.GetString(r.Payload));
+    }
+
+    [Fact]
     public void Rotation_failure_reasons_keep_codes_and_never_the_message()
     {
         var aws = FunctionRotations.Reason("fn", Encoding.UTF8.GetBytes("""{"errorType":"ClientError","errorMessage":"An error occurred (AccessDeniedException) when calling the PutSecretValue operation: User: x is not authorized"}"""));
