@@ -62,6 +62,8 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
 
         var token = await RotateAsync(arn, function);
         await WaitForAsync(arn, function, async () => await CurrentVersionAsync(arn) == token, TimeSpan.FromSeconds(90));
+        // finishSecret moves the label before its process ends; the run is over when the engine records it.
+        await WaitForAsync(arn, function, async () => (string?)(await RotationStatusAsync(arn))?["Status"] == "idle", TimeSpan.FromSeconds(30));
 
         var value = JsonNode.Parse((await _client.CallAsync("GetSecretValue", SecretsClient.Obj(("SecretId", arn)))).EnsureSuccess().Str("SecretString"))!;
         var rotated = (string)value["password"]!;
@@ -98,6 +100,50 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
         // The function's own log holds boto3's error, naming the role session that was refused.
         Assert.Contains($"assumed-role/rot-denied-{_suffix}/{function}", FunctionLog(function));
         Assert.Contains("is not authorized to perform: secretsmanager:PutSecretValue", FunctionLog(function));
+
+        // The audit trail has the refused call, under the function's role session, and the failed rotation.
+        var denied = await AuditAsync("--event-name", "PutSecretValue", "--outcome", "denied");
+        Assert.Contains(denied, e => ((string?)e["userIdentity"]?["arn"] ?? "").EndsWith($"assumed-role/rot-denied-{_suffix}/{function}", StringComparison.Ordinal));
+        var failed = await AuditAsync("--event-name", "RotationFailed");
+        Assert.Contains(failed, e => ((string?)e["errorMessage"] ?? "").Contains("createSecret step", StringComparison.Ordinal)
+            && ((string?)e["errorMessage"] ?? "").Contains("AccessDeniedException from PutSecretValue", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_function_sees_only_its_environment_and_acts_as_its_role()
+    {
+        var role = await RoleAsync("rot-env", RotationActions);
+        var zip = Zips.Of(("lambda_function.py", """
+            import os, boto3
+            def lambda_handler(event, context):
+                print("ENVKEYS " + " ".join(sorted(os.environ)))
+                print("CALLER " + boto3.client("sts").get_caller_identity()["Arn"])
+                print("SECRET " + boto3.client("secretsmanager").describe_secret(SecretId=event["SecretId"])["Name"])
+                print("UID %d" % os.getuid())
+                raise RuntimeError("stop here")
+            """));
+        var name = "env-" + _suffix;
+        var directory = new FileFunctionDirectory(Path.Combine(_server.DataDirectory, "functions", "deployed"), _account, _server.Region);
+        await directory.DeployAsync(name, new FileFunctionSpec
+        {
+            Runtime = "python3.11", Handler = "lambda_function.lambda_handler", Role = role, Timeout = 20,
+            Environment = new() { ["APP_SETTING"] = "on" },
+        }, zip, default);
+        var arn = await CreateSecretAsync("env-" + _suffix, """{"password":"initial"}""");
+        await RotateAsync(arn, name);
+        await WaitForAsync(arn, name, () => Task.FromResult(FunctionLog(name).Contains("END RequestId", StringComparison.Ordinal)), TimeSpan.FromSeconds(60));
+
+        var log = FunctionLog(name);
+        var keys = log.Split('\n').First(l => l.StartsWith("ENVKEYS ", StringComparison.Ordinal))["ENVKEYS ".Length..].Split(' ');
+        Assert.Contains("APP_SETTING", keys);
+        Assert.Contains("AWS_SESSION_TOKEN", keys);
+        // Nothing of the server's environment (the harness gives it bootstrap credentials and DOTNET_* variables).
+        Assert.DoesNotContain(keys, k => k.StartsWith("COFFER_", StringComparison.Ordinal) || k.StartsWith("DOTNET_", StringComparison.Ordinal));
+        Assert.DoesNotContain(_server.SecretAccessKey, log);
+        Assert.Contains($"CALLER arn:aws:sts::{_account}:assumed-role/rot-env-{_suffix}/{name}", log);
+        Assert.Contains("SECRET env-" + _suffix, log);
+        if (Native.GetEuid() == 0) Assert.DoesNotContain("UID 0\n", log);
+        Assert.Contains("RuntimeError: stop here", log);
     }
 
     [Fact]
@@ -197,6 +243,15 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
         var (file, prefix) = CofferBinary.Locate();
         var (code, stdout, _) = await RunAsync(file, [.. prefix, "rotation", "status", arn, "--data-dir", _server.DataDirectory], null);
         return code == 0 ? JsonNode.Parse(stdout) : null;
+    }
+
+    /// <summary>`coffer audit --format json` with filters: the operator's view of the trail.</summary>
+    private async Task<List<JsonNode>> AuditAsync(params string[] filters)
+    {
+        var (file, prefix) = CofferBinary.Locate();
+        var (code, stdout, stderr) = await RunAsync(file, [.. prefix, "audit", "--data-dir", _server.DataDirectory, "--format", "json", .. filters], null);
+        Assert.True(code == 0, "coffer audit failed: " + stderr);
+        return [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!)];
     }
 
     private async Task<string> AwsAsync(params string[] args)
