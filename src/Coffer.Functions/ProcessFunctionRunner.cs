@@ -64,7 +64,9 @@ public sealed partial class ProcessFunctionRunner : IFunctionRunner, IDisposable
             Directory.CreateDirectory(_runRoot, owner);
         }
         _runtimeDir = Shared(Path.Combine(_runRoot, "runtime"));
+        // Traversable but not listable by the function's group: an invocation reaches only its own directory by name.
         _invocations = Shared(Path.Combine(_runRoot, "invocations"));
+        File.SetUnixFileMode(_invocations, owner | UnixFileMode.GroupExecute);
         _code = new CodeCache(Shared(Path.Combine(_runRoot, "code")), _runAs);
         foreach (var name in new[] { "bootstrap.py", "bootstrap.js" })
         {

@@ -281,6 +281,23 @@ public sealed class RunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Without_a_user_to_drop_to_functions_run_as_the_servers_user_under_the_data_directory()
+    {
+        await using var rig = await RunnerRig.CreateAsync(runAsUser: null);
+        var role = await rig.RoleAsync("same-user");
+        var zip = Zips.Of(("index.py", "import os\ndef handler(e, c):\n    return [os.getuid(), os.environ['LAMBDA_TASK_ROOT']]\n"),
+            ("bootstrap", "#!/bin/sh\ncat\n"));
+        var r = await rig.InvokeAsync(RunnerRig.Function("same", "python3.11", "index.handler", zip, role));
+        Assert.Null(r.FunctionError);
+        var j = Json(r.Payload).AsArray();
+        Assert.Equal((int)Native.GetEuid(), (int)j[0]!);
+        Assert.StartsWith(Path.Combine(rig.Options.DataDir, "functions", "code"), (string)j[1]!);
+        Assert.Null(rig.Runner.RunsAs);
+        var p = await rig.InvokeAsync(RunnerRig.Function("same-provided", "provided", "x", zip, role), "[1,2]");
+        Assert.Equal("[1,2]", Encoding.UTF8.GetString(p.Payload));
+    }
+
+    [Fact]
     public void Rotation_failure_reasons_keep_codes_and_never_the_message()
     {
         var aws = FunctionRotations.Reason("fn", Encoding.UTF8.GetBytes("""{"errorType":"ClientError","errorMessage":"An error occurred (AccessDeniedException) when calling the PutSecretValue operation: User: x is not authorized"}"""));

@@ -63,7 +63,7 @@ internal sealed class RunnerRig : IAsyncDisposable
     public FunctionRunnerOptions Options { get; }
     public ProcessFunctionRunner Runner { get; }
 
-    public static async Task<RunnerRig> CreateAsync(string? endpointUrl = null)
+    public static async Task<RunnerRig> CreateAsync(string? endpointUrl = null, string? runAsUser = "nobody")
     {
         var dir = Directory.CreateTempSubdirectory("coffer-fn-data-").FullName;
         var store = SqliteStore.Open(Path.Combine(dir, "coffer.db"));
@@ -73,7 +73,7 @@ internal sealed class RunnerRig : IAsyncDisposable
         var sessions = new SessionTokens(cipher, TimeProvider.System);
         var keys = new AccessKeyService(store, cipher, Account, TimeProvider.System) { Sessions = sessions };
         var iam = new IamService(directory, access, keys, store, sessions);
-        return new RunnerRig(store, iam, sessions, new FunctionRunnerOptions { DataDir = dir, EndpointUrl = endpointUrl });
+        return new RunnerRig(store, iam, sessions, new FunctionRunnerOptions { DataDir = dir, EndpointUrl = endpointUrl, RunAsUser = runAsUser });
     }
 
     public async Task<string> RoleAsync(string name, string trust = LambdaTrust) =>

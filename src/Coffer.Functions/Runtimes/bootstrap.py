@@ -89,7 +89,8 @@ def main():
     event_file, result_file = sys.argv[1], sys.argv[2]
     _install_log_handler()
     task_root = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
-    sys.path.insert(0, task_root)
+    runtime_dir = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [task_root] + [p for p in sys.path if os.path.abspath(p or ".") != runtime_dir]
 
     def write(obj, path=result_file):
         text = json.dumps(obj)
