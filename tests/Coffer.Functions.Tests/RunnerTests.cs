@@ -206,6 +206,13 @@ public sealed class RunnerTests : IAsyncLifetime
         Assert.Equal(1, (int)Json(r.Payload)["got"]!["a"]!);
         Assert.Contains("log line", r.LogTail);
 
+        // File modes come from the zip: an executable helper next to the bootstrap stays executable.
+        var withHelper = Zips.Build(("bootstrap", "#!/bin/sh\nexec \"$LAMBDA_TASK_ROOT/bin/helper\"\n", 0b111_101_101),
+            ("bin/helper", "#!/bin/sh\nprintf '\"helped\"'\n", 0b111_101_101));
+        var h = await _rig.InvokeAsync(RunnerRig.Function("helper", "provided.al2", "unused", withHelper, _role));
+        Assert.True(h.FunctionError is null, Encoding.UTF8.GetString(h.Payload) + h.LogTail);
+        Assert.Equal("\"helped\"", Encoding.UTF8.GetString(h.Payload));
+
         var failing = Zips.Of(("bootstrap", "#!/bin/sh\necho 'going down' >&2\nexit 2\n"));
         var f = await _rig.InvokeAsync(RunnerRig.Function("shfail", "provided", "unused", failing, _role));
         Assert.Equal("Unhandled", f.FunctionError);
@@ -219,6 +226,9 @@ public sealed class RunnerTests : IAsyncLifetime
         Assert.Equal("InvalidRuntimeException", (await Assert.ThrowsAsync<ServiceException>(() => _rig.InvokeAsync(f))).Code);
         var slip = RunnerRig.Function("slip", "python3.11", "index.handler", Zips.Of(("../../evil.py", "x = 1")), _role);
         Assert.Equal("InvalidZipFileException", (await Assert.ThrowsAsync<ServiceException>(() => _rig.InvokeAsync(slip))).Code);
+        var link = Zips.Build(("index.py", "x = 1", 0b110_100_100), ("passwd", "/etc/passwd", 0xA000 | 0b111_111_111));
+        var linked = RunnerRig.Function("link", "python3.11", "index.handler", link, _role);
+        Assert.Equal("InvalidZipFileException", (await Assert.ThrowsAsync<ServiceException>(() => _rig.InvokeAsync(linked))).Code);
         var notZip = new Coffer.Core.Functions.StoredFunction(f.Configuration with { Runtime = "python3.11", FunctionName = "nz" }, "not a zip"u8.ToArray());
         Assert.Equal("InvalidZipFileException", (await Assert.ThrowsAsync<ServiceException>(() => _rig.InvokeAsync(notZip))).Code);
     }

@@ -23,7 +23,7 @@ internal static class Zips
             foreach (var (path, content, mode) in files)
             {
                 var entry = zip.CreateEntry(path);
-                entry.ExternalAttributes = (0x8000 | mode) << 16;
+                entry.ExternalAttributes = ((mode & 0xF000) == 0 ? 0x8000 | mode : mode) << 16;
                 using var s = entry.Open();
                 s.Write(Encoding.UTF8.GetBytes(content));
             }
