@@ -83,13 +83,16 @@ public sealed class RunnerTests : IAsyncLifetime
             import boto3, pymysql, psycopg2
             def handler(event, context):
                 client = boto3.session.Session().client(service_name="secretsmanager")
-                return {"endpoint": client.meta.endpoint_url, "region": client.meta.region_name}
+                sts = boto3.client("sts")
+                return {"endpoint": client.meta.endpoint_url, "region": client.meta.region_name, "sts": sts.meta.endpoint_url}
             """));
-        var r = await _rig.InvokeAsync(RunnerRig.Function("deb", "python3.11", "index.handler", zip, _role));
+        var r = await _rig.InvokeAsync(RunnerRig.Function("deb", "python3.11", "index.handler", zip, _role,
+            env: new() { ["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:10/" }));
         Assert.True(r.FunctionError is null, Encoding.UTF8.GetString(r.Payload) + r.LogTail);
         var j = Json(r.Payload);
         Assert.Equal("http://127.0.0.1:9/", (string)j["endpoint"]!);
         Assert.Equal("us-east-1", (string)j["region"]!);
+        Assert.Equal("http://127.0.0.1:10/", (string)j["sts"]!);   // a service-specific endpoint wins
     }
 
     [Fact]

@@ -35,6 +35,9 @@ class LambdaContext:
         return max(0, _deadline_ms - int(time.time() * 1000))
 
 
+_SERVICE_IDS = {"secretsmanager": "SECRETS_MANAGER", "cloudtrail": "CLOUDTRAIL", "sts": "STS", "iam": "IAM", "lambda": "LAMBDA", "kms": "KMS"}
+
+
 def _install_endpoint_default():
     """botocore before 1.31 ignores AWS_ENDPOINT_URL; make clients created without endpoint_url use it."""
     url = os.environ.get("AWS_ENDPOINT_URL")
@@ -55,7 +58,8 @@ def _install_endpoint_default():
 
     def create_client(self, service_name, *args, **kwargs):
         if len(args) < 5 and kwargs.get("endpoint_url") is None:
-            specific = "AWS_ENDPOINT_URL_" + service_name.upper().replace("-", "_").replace(" ", "_")
+            # The variable is named after the service id ("Secrets Manager"), not the client name ("secretsmanager").
+            specific = "AWS_ENDPOINT_URL_" + _SERVICE_IDS.get(service_name, service_name.upper().replace("-", "_"))
             kwargs["endpoint_url"] = os.environ.get(specific) or url
         return original(self, service_name, *args, **kwargs)
 
