@@ -28,6 +28,12 @@ public sealed class FunctionRunnerOptions
     /// </summary>
     public string? RunAsUser { get; init; } = "nobody";
 
+    /// <summary>
+    /// Where code and work directories go when functions run as <see cref="RunAsUser"/>: one directory per runner,
+    /// named by the server's pid. Its parent must be root's and writable by root only (else a temporary directory is used).
+    /// </summary>
+    public string RunRootParent { get; init; } = "/run/coffer-functions";
+
     /// <summary>Address space given beyond MemorySize (shared libraries, thread stacks and allocator arenas count against RLIMIT_AS).</summary>
     public long AddressSpaceHeadroomMb { get; init; } = 512;
 

@@ -53,7 +53,7 @@ public sealed partial class ProcessFunctionRunner : IFunctionRunner, IDisposable
             _runAs = RunAs.Lookup(user) ?? throw new InvalidOperationException($"The user {user} that functions run as does not exist.");
             if (!File.Exists(Setpriv)) throw new InvalidOperationException($"{Setpriv} (util-linux) is needed to run functions as {user}.");
             // The data directory is root's alone; the function's group may traverse this one and nothing else may.
-            _runRoot = Directory.CreateTempSubdirectory("coffer-functions-").FullName;
+            _runRoot = PrivateRunRoot(options.RunRootParent);
             _ownsRunRoot = true;
             Native.Chown(_runRoot, 0, _runAs.Gid);
             File.SetUnixFileMode(_runRoot, owner | UnixFileMode.GroupExecute);
@@ -80,6 +80,33 @@ public sealed partial class ProcessFunctionRunner : IFunctionRunner, IDisposable
 
     /// <summary>Where each function's log is kept (read by <c>coffer functions logs</c>).</summary>
     public FunctionLogs Logs { get; }
+
+    /// <summary>
+    /// As root: <c>PARENT/&lt;server pid&gt;-&lt;random&gt;</c> under a root-owned parent that only root can write (so nobody can plant
+    /// it), after removing the directories of server processes that no longer run (a SIGKILLed server cannot clean
+    /// up). Without such a parent: a fresh directory in the temporary directory.
+    /// </summary>
+    private static string PrivateRunRoot(string parent)
+    {
+        try
+        {
+            var grandparent = Path.GetDirectoryName(Path.GetFullPath(parent));
+            if (grandparent is not null && Directory.Exists(grandparent)
+                && (File.GetUnixFileMode(grandparent) & (UnixFileMode.GroupWrite | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute)) == UnixFileMode.OtherExecute)
+            {
+                Directory.CreateDirectory(parent, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                    | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
+                foreach (var stale in Directory.EnumerateDirectories(parent))
+                    if (int.TryParse(Path.GetFileName(stale).Split('-')[0], out var pid) && pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"))
+                        Directory.Delete(stale, recursive: true);
+                var mine = Path.Combine(parent, $"{Environment.ProcessId}-{Guid.NewGuid():N}");
+                Directory.CreateDirectory(mine, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                return mine;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return Directory.CreateTempSubdirectory("coffer-functions-").FullName;
+    }
 
     /// <summary>The account function processes run as; null when they run as the server's own user.</summary>
     public string? RunsAs => _runAs?.User;

@@ -27,14 +27,23 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
         options.ExtraArguments.AddRange(["--rotation-tick", "1", "--rotation-retry-base", "1", "--rotation-retry-max", "2", "--rotation-max-attempts", "3"]);
         _server = await CofferProcess.StartAsync(options);
         _client = _server.CreateClient();
-        var created = await _client.CallAsync("CreateSecret", SecretsClient.Obj(("Name", "probe-" + _suffix), ("SecretString", "x"), ("ClientRequestToken", Guid.NewGuid().ToString())));
-        _account = created.EnsureSuccess().Str("ARN").Split(':')[4];
+        try
+        {
+            var created = await _client.CallAsync("CreateSecret", SecretsClient.Obj(("Name", "probe-" + _suffix), ("SecretString", "x"), ("ClientRequestToken", Guid.NewGuid().ToString())));
+            _account = created.EnsureSuccess().Str("ARN").Split(':')[4];
+        }
+        catch
+        {
+            // xunit does not call DisposeAsync when InitializeAsync fails: stop the server here.
+            await DisposeAsync();
+            throw;
+        }
     }
 
     public async Task DisposeAsync()
     {
-        _client.Dispose();
-        await _server.DisposeAsync();
+        _client?.Dispose();
+        if (_server is not null) await _server.DisposeAsync();
     }
 
     private static readonly string[] RotationActions =

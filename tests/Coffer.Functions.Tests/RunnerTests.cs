@@ -311,6 +311,31 @@ public sealed class RunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task As_root_directories_left_by_a_killed_server_are_removed_at_start()
+    {
+        if (Native.GetEuid() != 0) return;
+        var root = Directory.CreateTempSubdirectory("coffer-fn-runroot-").FullName;
+        try
+        {
+            File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);   // like /run: root writes, others traverse
+            var parent = Path.Combine(root, "runs");
+            var stale = Directory.CreateDirectory(Path.Combine(parent, "2147483646-deadbeef", "code")).Parent!.FullName;
+            var live = Directory.CreateDirectory(Path.Combine(parent, $"{Environment.ProcessId}-other")).FullName;
+            using var runner = new ProcessFunctionRunner(new FunctionRunnerOptions { DataDir = _rig.Options.DataDir, RunRootParent = parent }, _rig.Iam);
+            Assert.False(Directory.Exists(stale));
+            Assert.True(Directory.Exists(live));
+            Assert.StartsWith(parent, runner.CodeRoot);
+            var r = await runner.InvokeAsync(new Coffer.Core.Functions.FunctionInvocation(
+                RunnerRig.Function("inrun", "python3.11", "index.handler", Zips.Of(("index.py", "def handler(e, c):\n    return 7\n")), _role),
+                "{}"u8.ToArray(), "req-1"), default);
+            Assert.Equal("7", Encoding.UTF8.GetString(r.Payload));
+            runner.Dispose();
+            Assert.Equal([live], Directory.GetDirectories(parent));
+        }
+        finally { Directory.Delete(root, recursive: true); }
+    }
+
+    [Fact]
     public void Rotation_failure_reasons_keep_codes_and_never_the_message()
     {
         var aws = FunctionRotations.Reason("fn", Encoding.UTF8.GetBytes("""{"errorType":"ClientError","errorMessage":"An error occurred (AccessDeniedException) when calling the PutSecretValue operation: User: x is not authorized"}"""));
