@@ -6,7 +6,7 @@ public sealed class FunctionRunnerOptions
     /// <summary>The server's data directory: logs go to <c>functions/logs</c>, code to <c>functions/code</c> (see <see cref="RunAsUser"/>).</summary>
     public required string DataDir { get; init; }
 
-    /// <summary>AWS_REGION and AWS_DEFAULT_REGION of every function.</summary>
+    /// <summary>AWS_REGION and AWS_DEFAULT_REGION of a function whose ARN names no region.</summary>
     public string Region { get; init; } = "us-east-1";
 
     /// <summary>

@@ -206,8 +206,11 @@ public sealed partial class ProcessFunctionRunner : IFunctionRunner, IDisposable
         env.Clear();
         foreach (var (k, v) in config.Environment) env[k] = v;
         var now = _options.Time.GetUtcNow();
-        env["AWS_REGION"] = _options.Region;
-        env["AWS_DEFAULT_REGION"] = _options.Region;
+        // A function runs in its own region (that of its ARN), as on Lambda; the server's region otherwise.
+        var arnParts = config.FunctionArn.Split(':');
+        var region = arnParts.Length > 3 && arnParts[3].Length > 0 ? arnParts[3] : _options.Region;
+        env["AWS_REGION"] = region;
+        env["AWS_DEFAULT_REGION"] = region;
         env["AWS_LAMBDA_FUNCTION_NAME"] = config.FunctionName;
         env["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST";
         env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = config.MemorySize.ToString(CultureInfo.InvariantCulture);

@@ -118,6 +118,7 @@ public sealed class RunnerTests : IAsyncLifetime
         Assert.Equal("/usr/local/bin:/usr/bin:/bin", env["PATH"]);
         Assert.Equal((string)j["cwd"]!, env["HOME"]);
         Assert.Equal("http://127.0.0.1:9/", env["SECRETS_MANAGER_ENDPOINT"]);
+        Assert.Equal("us-east-1", env["AWS_REGION"]);   // the region of the function's ARN
         Assert.DoesNotContain("server-private", Encoding.UTF8.GetString(r.Payload));
         if (Coffer.Functions.Native.GetEuid() == 0) Assert.NotEqual(0, (int)j["uid"]!);
 
