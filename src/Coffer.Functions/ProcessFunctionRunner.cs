@@ -40,6 +40,7 @@ public sealed partial class ProcessFunctionRunner : IFunctionRunner, IDisposable
     private readonly string _runtimeDir;
     private readonly string _invocations;
     private readonly ILogger _log;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> _running = new();
 
     public ProcessFunctionRunner(FunctionRunnerOptions options, IamService iam, ILogger<ProcessFunctionRunner>? log = null)
     {
@@ -243,6 +244,16 @@ public sealed partial class ProcessFunctionRunner : IFunctionRunner, IDisposable
         using var process = new Process { StartInfo = psi };
         process.Start();
         var pid = process.Id;
+        _running[pid] = 0;
+        try
+        {
+            return await WaitAsync(process, pid, stdin, timeout, ct).ConfigureAwait(false);
+        }
+        finally { _running.TryRemove(pid, out _); }
+    }
+
+    private async Task<ProcessRun> WaitAsync(Process process, int pid, ReadOnlyMemory<byte>? stdin, TimeSpan timeout, CancellationToken ct)
+    {
         var output = new BoundedText(_options.MaxLogBytesPerInvocation);
         var stdoutIsResult = stdin is not null;
         var stdout = new MemoryStream();
@@ -359,8 +370,10 @@ public sealed partial class ProcessFunctionRunner : IFunctionRunner, IDisposable
         return Encoding.UTF8.GetString(bytes, start, bytes.Length - start);
     }
 
+    /// <summary>Kills the invocations still running (their sessions would outlive the server) and removes the run directory.</summary>
     public void Dispose()
     {
+        foreach (var pid in _running.Keys) Native.KillGroup(pid);
         if (!_ownsRunRoot) return;
         try { Directory.Delete(_runRoot, recursive: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { LogCleanupFailed(_log, _runRoot); }

@@ -337,6 +337,22 @@ public sealed class RunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Disposing_the_runner_kills_running_invocations()
+    {
+        var runner = new ProcessFunctionRunner(new FunctionRunnerOptions { DataDir = _rig.Options.DataDir }, _rig.Iam);
+        var zip = Zips.Of(("index.py", "import time\ndef handler(e, c):\n    print('started', flush=True)\n    time.sleep(60)\n"));
+        var f = RunnerRig.Function("outlives", "python3.11", "index.handler", zip, _role, timeout: 60);
+        var sw = Stopwatch.StartNew();
+        var running = runner.InvokeAsync(new Coffer.Core.Functions.FunctionInvocation(f, "{}"u8.ToArray(), "req-dispose"), default);
+        await Task.Delay(1500);   // the interpreter is up and sleeping
+        Assert.False(running.IsCompleted);
+        runner.Dispose();
+        var r = await running.WaitAsync(TimeSpan.FromSeconds(15));
+        Assert.Equal("Unhandled", r.FunctionError);
+        Assert.InRange(sw.Elapsed.TotalSeconds, 0, 30);
+    }
+
+    [Fact]
     public void Rotation_failure_reasons_keep_codes_and_never_the_message()
     {
         var aws = FunctionRotations.Reason("fn", Encoding.UTF8.GetBytes("""{"errorType":"ClientError","errorMessage":"An error occurred (AccessDeniedException) when calling the PutSecretValue operation: User: x is not authorized"}"""));
