@@ -15,6 +15,11 @@ APT_PACKAGES=(
   "awscli /usr/bin/aws"
   "mariadb-server /usr/sbin/mariadbd"
   "postgresql /usr/bin/psql"
+  # Functions (docs/functions.md): Debian python3 packages rotation functions import, setpriv/prlimit/setsid.
+  "python3-boto3 /usr/lib/python3/dist-packages/boto3/__init__.py"
+  "python3-pymysql /usr/lib/python3/dist-packages/pymysql/__init__.py"
+  "python3-psycopg2 /usr/lib/python3/dist-packages/psycopg2/__init__.py"
+  "util-linux /usr/bin/setpriv"
 )
 
 log() { printf 'install-test-deps: %s\n' "$*"; }

@@ -16,9 +16,16 @@ public sealed class RotationFunctionCatalog : IRotationFunctionCatalog
 
     public IEnumerable<string> Names => _functions.Keys.Order(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Consulted when no registered function has the name: the functions stored through the Lambda API
+    /// (Coffer.Functions' FunctionRotations.Find, given the RotationLambdaARN as written). Null: none.
+    /// </summary>
+    public Func<string, IRotationFunction?>? Fallback { get; set; }
+
     public IRotationFunction? Find(string rotationLambdaArn)
     {
         var name = RotationFunctionNames.Of(rotationLambdaArn);
-        return name.Length > 0 && _functions.TryGetValue(name, out var f) ? f : null;
+        if (name.Length > 0 && _functions.TryGetValue(name, out var f)) return f;
+        return name.Length > 0 ? Fallback?.Invoke(rotationLambdaArn) : null;
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Coffer.Core.Functions;
 using Coffer.Protocol;
 using Coffer.Protocol.Lambda;
 using Coffer.Protocol.Query;
@@ -88,8 +89,15 @@ public static class CofferServer
             builder.Services.AddSingleton(new SigV4Verifier(data.AccessKeys, TimeProvider.System));
             builder.Services.AddSingleton(sp => new QueryEndpoint(data.Iam, sp.GetRequiredService<SigV4Verifier>(),
                 TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>(), audit.Trail));
+            // Functions (docs/functions.md): the runner is the IFunctionRunner of Lambda Invoke and of rotation.
+            using var functions = ServerFunctions.Create(options, data, loggerFactory, data.Functions);
+            if (functions is not null)
+            {
+                builder.Services.AddSingleton<IFunctionRunner>(functions.Runner);
+                builder.Services.AddSingleton<IFunctionDirectory>(functions.Directory);
+            }
             builder.Services.AddHostedService(sp => RotationHost.Create(data.Secrets, options.Rotation, TimeProvider.System,
-                sp.GetRequiredService<ILoggerFactory>(), audit.Trail));
+                sp.GetRequiredService<ILoggerFactory>(), audit.Trail, functions?.Rotations));
             builder.Services.AddSingleton(sp => new AwsJsonEndpoint(
                 new AwsJsonServices { Secrets = data.Secrets, Audit = audit.Trail, AuditReader = audit.Reader, Metrics = audit.Metrics },
                 sp.GetRequiredService<SigV4Verifier>(), TimeProvider.System, sp.GetRequiredService<ILogger<AwsJsonEndpoint>>(), options.BasePath));
@@ -129,9 +137,11 @@ public static class CofferServer
 
             await app.StartAsync().ConfigureAwait(false);
             var url = PublicUrl(app, options);
+            functions?.Listening(url);
             var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Coffer.Server");
-            // Functions (docs/functions.md): until a runner is attached (data.Functions.Runner, which needs the URL
-            // above for AWS_ENDPOINT_URL), Invoke answers ServiceException "function runtime not available".
+            // Functions (docs/functions.md): the runner needs the URL above for AWS_ENDPOINT_URL. Without one (functions
+            // disabled on this machine, see ServerFunctions.Create), Invoke answers "function runtime not available".
+            data.Functions.Runner = functions?.Runner;
             data.Functions.BackgroundFailure = (name, e) =>
                 log.LogWarning("An Event invocation of function {FunctionName} failed with {ExceptionType}.", name, e.GetType().FullName);
             log.LogInformation("Coffer serving account {AccountId} from {DataDir}{Mode}", data.AccountId, data.Path, options.Dev ? " (dev mode: removed on exit)" : "");

@@ -1,5 +1,6 @@
 using Coffer.Core.Audit;
 using Coffer.Core.Secrets;
+using Coffer.Functions;
 using Coffer.Rotation;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -12,10 +13,13 @@ namespace Coffer.Server;
 /// </summary>
 internal sealed class RotationHost(RotationEngine engine) : BackgroundService
 {
-    public static RotationHost Create(SecretService secrets, RotationOptions options, TimeProvider time, ILoggerFactory logs, AuditTrail? audit = null)
+    public static RotationHost Create(SecretService secrets, RotationOptions options, TimeProvider time, ILoggerFactory logs, AuditTrail? audit = null,
+        FunctionRotations? functions = null)
     {
         var catalog = new RotationFunctionCatalog();
         BuiltInRotators.Register(catalog, secrets, options.Database);
+        // After the built-in rotators: the functions stored in Coffer (docs/functions.md, "Rotation with your own function").
+        if (functions is not null) catalog.Fallback = functions.Find;
         secrets.RotationFunctions = catalog;
         secrets.AllowTestSchedules = options.AllowTestSchedules;
         return new RotationHost(new RotationEngine(secrets, catalog, options, time, logs.CreateLogger<RotationEngine>()) { Audit = audit });
