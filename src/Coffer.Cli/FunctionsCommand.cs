@@ -25,7 +25,7 @@ internal static class FunctionsCommand
         var logs = new Command("logs", "Print a function's log (stdout and stderr of its invocations).") { name, dataDir, tail, follow };
         logs.SetAction(async (result, ct) =>
         {
-            var functionName = FileFunctionDirectory.NameOf(result.GetValue(name)!);
+            var functionName = FunctionLogs.NameOf(result.GetValue(name)!);
             var path = new FunctionLogs(Path.Combine(result.GetValue(dataDir)!, "functions", "logs")).PathOf(functionName);
             if (!File.Exists(path) && !result.GetValue(follow))
             {

@@ -60,6 +60,14 @@ public sealed class FunctionLogs(string directory, long maxBytes = FunctionLogs.
         File.Move(tmp, path, overwrite: true);
     }
 
+    /// <summary>NAME from NAME, NAME:QUALIFIER or arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER] (the log's name).</summary>
+    public static string NameOf(string functionNameOrArn)
+    {
+        var parts = functionNameOrArn.Split(':');
+        if (parts.Length >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function") return parts[6];
+        return parts.Length <= 2 ? parts[0] : "";
+    }
+
     /// <summary>The last <paramref name="lines"/> lines of a function's log (empty when it has none).</summary>
     public static IReadOnlyList<string> Tail(string path, int lines)
     {

@@ -16,15 +16,16 @@ public sealed partial class FunctionRotations(IFunctionDirectory directory, IFun
 {
     /// <summary>
     /// The rotation function for a RotationLambdaARN, or null when the directory has no such function. The catalog's
-    /// lookup is synchronous (SecretService checks it inside its write transaction), so this waits for the
-    /// directory, which answers from memory or a local file or database.
+    /// lookup is synchronous (SecretService checks it inside its write transaction), so this asks the directory only
+    /// whether the function exists (<see cref="IFunctionDirectory.ExistsAsync"/>: the store's configuration row, read
+    /// on a reader connection, no package loaded); the package is loaded at each step, outside any transaction.
     /// </summary>
     public IRotationFunction? Find(string rotationLambdaArn)
     {
-        var lookup = directory.FindAsync(rotationLambdaArn, CancellationToken.None);
+        var lookup = directory.ExistsAsync(rotationLambdaArn, CancellationToken.None);
         var found = lookup.IsCompleted ? lookup.GetAwaiter().GetResult()
             : lookup.WaitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult();
-        return found is null ? null : new FunctionRotation(rotationLambdaArn, directory, runner);
+        return found ? new FunctionRotation(rotationLambdaArn, directory, runner) : null;
     }
 
     private sealed class FunctionRotation(string arn, IFunctionDirectory directory, IFunctionRunner runner) : IRotationFunction

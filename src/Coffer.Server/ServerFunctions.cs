@@ -5,9 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace Coffer.Server;
 
 /// <summary>
-/// The server's function runner, its function directory and the rotation catalog's view of them. Until the Lambda
-/// API's store-backed directory is wired in, functions are read from files under <c>DATA/functions/deployed</c>
-/// (<see cref="FileFunctionDirectory"/>). Functions call back to this server's own URL, known once it listens.
+/// The server's function runner, its function directory (the Lambda API's store: functions are deployed only with
+/// CreateFunction / UpdateFunctionCode, which are authorised and audited) and the rotation catalog's view of them.
+/// Functions call back to this server's own URL, known once it listens.
 /// </summary>
 internal sealed partial class ServerFunctions : IDisposable
 {
@@ -26,16 +26,14 @@ internal sealed partial class ServerFunctions : IDisposable
     public FunctionRotations Rotations { get; }
 
     /// <summary>Null (and a warning) when functions cannot run here, e.g. as root without the user they run as.</summary>
-    /// <param name="directory">Where functions are found (the Lambda API's store); null: files under DATA/functions/deployed.</param>
-    public static ServerFunctions? Create(CofferServerOptions server, DataDirectory data, ILoggerFactory logs, IFunctionDirectory? directory = null)
+    /// <param name="directory">Where functions are found: the Lambda API's store.</param>
+    public static ServerFunctions? Create(CofferServerOptions server, DataDirectory data, ILoggerFactory logs, IFunctionDirectory directory)
     {
         var options = new FunctionRunnerOptions { DataDir = data.Path, Region = server.Region };
         var log = logs.CreateLogger<ProcessFunctionRunner>();
         try
         {
             var runner = new ProcessFunctionRunner(options, data.Iam, log);
-            var files = new FileFunctionDirectory(Path.Combine(data.Path, "functions", "deployed"), data.AccountId, server.Region);
-            directory = directory is null ? files : new FirstFound(directory, files);
             if (runner.RunsAs is { } user) LogRunsAs(log, user);
             return new ServerFunctions(options, runner, directory);
         }
@@ -44,13 +42,6 @@ internal sealed partial class ServerFunctions : IDisposable
             LogDisabled(log, e.Message);
             return null;
         }
-    }
-
-    /// <summary>The Lambda API's functions first, then files (to be removed once the tests deploy through the API).</summary>
-    private sealed class FirstFound(IFunctionDirectory first, IFunctionDirectory second) : IFunctionDirectory
-    {
-        public async Task<StoredFunction?> FindAsync(string functionNameOrArn, CancellationToken ct) =>
-            await first.FindAsync(functionNameOrArn, ct).ConfigureAwait(false) ?? await second.FindAsync(functionNameOrArn, ct).ConfigureAwait(false);
     }
 
     /// <summary>The URL functions reach Coffer at (AWS_ENDPOINT_URL).</summary>

@@ -34,6 +34,14 @@ public sealed record StoredFunction(FunctionConfiguration Configuration, ReadOnl
 public interface IFunctionDirectory
 {
     Task<StoredFunction?> FindAsync(string functionNameOrArn, CancellationToken ct);
+
+    /// <summary>
+    /// Whether <see cref="FindAsync"/> would find the function, without loading (or decrypting) its package. The
+    /// rotation engine asks this inside the secret store's write transaction, so implementations should answer
+    /// from a cheap read that never waits on that writer.
+    /// </summary>
+    async Task<bool> ExistsAsync(string functionNameOrArn, CancellationToken ct) =>
+        await FindAsync(functionNameOrArn, ct).ConfigureAwait(false) is not null;
 }
 
 /// <summary>One invocation: the function, the event payload (JSON bytes) and the request id given to the context.</summary>

@@ -45,12 +45,29 @@ public sealed partial class FunctionService(IFunctionStore store, EnvelopeCipher
     /// <remarks>A bare name is looked up in the server's region; only $LATEST exists.</remarks>
     public async Task<StoredFunction?> FindAsync(string functionNameOrArn, CancellationToken ct)
     {
+        if (DirectoryId(functionNameOrArn) is not { } id) return null;
+        var record = await store.FindFunctionAsync(id.Region ?? defaultRegion, id.Name, withCode: true, ct).ConfigureAwait(false);
+        return record is null ? null : Open(record);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One read of the configuration row (no package, nothing decrypted). The SQLite store reads on a pooled reader
+    /// connection (WAL), never through the writer thread, so this answers even when called from inside a write.
+    /// </remarks>
+    public async Task<bool> ExistsAsync(string functionNameOrArn, CancellationToken ct)
+    {
+        if (DirectoryId(functionNameOrArn) is not { } id) return false;
+        return await store.FindFunctionAsync(id.Region ?? defaultRegion, id.Name, withCode: false, ct).ConfigureAwait(false) is not null;
+    }
+
+    /// <summary>The function a directory lookup names, or null when it cannot name one of this server's $LATEST functions.</summary>
+    private FunctionId? DirectoryId(string functionNameOrArn)
+    {
         FunctionId id;
         try { id = FunctionValidation.FunctionName(functionNameOrArn); }
         catch (ServiceException) { return null; }
-        if (!FunctionValidation.IsLatest(id.Qualifier) || (id.AccountId is not null && id.AccountId != AccountId)) return null;
-        var record = await store.FindFunctionAsync(id.Region ?? defaultRegion, id.Name, withCode: true, ct).ConfigureAwait(false);
-        return record is null ? null : Open(record);
+        return !FunctionValidation.IsLatest(id.Qualifier) || (id.AccountId is not null && id.AccountId != AccountId) ? null : id;
     }
 
     // ---- actions ----------------------------------------------------------------------------------------------

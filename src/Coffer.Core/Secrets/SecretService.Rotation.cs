@@ -71,7 +71,8 @@ public sealed partial class SecretService
             if (secret.Rotation?.Run?.Token == token || (secret.FindVersion(token) is not null && secret.Rotation?.Run is null))
                 return new SecretIdentityResult { ARN = secret.Arn, Name = secret.Name, VersionId = token };
             var function = requestedFunction ?? secret.RotationLambdaArn ?? throw ServiceException.InvalidRequest(NoRotationFunction);
-            if (RotationFunctions?.Find(function) is null) throw ServiceException.AccessDenied(CannotInvoke);
+            // The requested function was looked up before the transaction; only a stored one is looked up here.
+            if (requestedFunction is null && RotationFunctions?.Find(function) is null) throw ServiceException.AccessDenied(CannotInvoke);
             CheckNoRotationInProgress(secret);
             if (secret.FindVersion(token) is not null) throw TokenInUse(token, secret);
             var current = secret.FindByStage(StagingLabels.Current);
