@@ -2,18 +2,16 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Coffer.EndToEnd.Tests.Harness;
-using Coffer.Rotation.Tests;
 
 namespace Coffer.Functions.Tests;
 
 /// <summary>
-/// Rotation through functions against a real <c>coffer server</c> process: the AWS CLI creates the execution roles
-/// (IAM on the same endpoint), the functions are deployed as files into the server's data directory (the
-/// <see cref="FileFunctionDirectory"/> seam, until the Lambda API deploys them), and RotateSecret runs them. The
-/// database functions rotate real MariaDB and PostgreSQL users (scripts/databases.sh; skipped locally without them,
-/// failing in CI).
+/// Rotation through a function against a real <c>coffer server</c> process, deployed as a user deploys it: the AWS
+/// CLI creates the execution role (IAM on the same endpoint) and the function (<c>aws lambda create-function</c>),
+/// and RotateSecret runs it. This checks what the function's process sees (its environment, its role); the
+/// database rotations, the AccessDenied and the timeout cases are in tests/clients/python/test_lambda_rotation.py.
 /// </summary>
-public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class FunctionRotationEndToEndTests : IAsyncLifetime
 {
     private const string AwsCli = "/usr/bin/aws";
     private CofferProcess _server = null!;
@@ -52,72 +50,6 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
         "secretsmanager:UpdateSecretVersionStage", "secretsmanager:GetRandomPassword",
     ];
 
-    [MariaDbFact]
-    public Task A_template_shaped_python_function_rotates_a_MariaDB_user() =>
-        RotatesDatabaseUserAsync(MariaDb.Instance, "mysql-single-user");
-
-    [PostgresFact]
-    public Task A_template_shaped_python_function_rotates_a_PostgreSQL_user() =>
-        RotatesDatabaseUserAsync(Postgres.Instance, "postgres-single-user");
-
-    private async Task RotatesDatabaseUserAsync(TestDatabase db, string fixture)
-    {
-        var user = "fn_" + _suffix;
-        var password = RandomNumberGenerator.GetHexString(24, lowercase: true);
-        await db.CreateUserAsync(user, password);
-        var role = await RoleAsync("rot-" + fixture, RotationActions);
-        var function = await DeployAsync(fixture + "-" + _suffix, fixture, role, timeout: 30);
-        var arn = await CreateSecretAsync("db-" + fixture + "-" + _suffix, db.SecretJson(user, password));
-
-        var token = await RotateAsync(arn, function);
-        await WaitForAsync(arn, function, async () => await CurrentVersionAsync(arn) == token, TimeSpan.FromSeconds(90));
-        // finishSecret moves the label before its process ends; the run is over when the engine records it.
-        await WaitForAsync(arn, function, async () => (string?)(await RotationStatusAsync(arn))?["Status"] == "idle", TimeSpan.FromSeconds(30));
-
-        var value = JsonNode.Parse((await _client.CallAsync("GetSecretValue", SecretsClient.Obj(("SecretId", arn)))).EnsureSuccess().Str("SecretString"))!;
-        var rotated = (string)value["password"]!;
-        Assert.NotEqual(password, rotated);
-        Assert.True(await db.CanLoginAsync(user, rotated), "the new password logs in");
-        Assert.False(await db.CanLoginAsync(user, password), "the old password no longer logs in");
-        var log = FunctionLog(function);
-        Assert.Contains("finishSecret: Successfully set AWSCURRENT stage", log);
-        Assert.DoesNotContain(rotated, log);
-        Assert.DoesNotContain(rotated, _server.OutputTail(1_000_000));
-    }
-
-    [Fact]
-    public async Task A_role_without_PutSecretValue_fails_createSecret_with_AccessDenied_visibly()
-    {
-        var role = await RoleAsync("rot-denied", [.. RotationActions.Where(a => a != "secretsmanager:PutSecretValue")]);
-        // The MySQL template fails at createSecret, before it touches any database.
-        var function = await DeployAsync("denied-" + _suffix, "mysql-single-user", role, timeout: 30);
-        var arn = await CreateSecretAsync("denied-" + _suffix,
-            """{"engine":"mysql","host":"127.0.0.1","port":9,"username":"nobody","password":"initial-password"}""");
-        var token = await RotateAsync(arn, function);
-
-        JsonNode? status = null;
-        await WaitForAsync(arn, function, async () =>
-        {
-            status = await RotationStatusAsync(arn);
-            return status?["LastFailure"] is not null;
-        }, TimeSpan.FromSeconds(60));
-        var failure = status!["LastFailure"]!;
-        Assert.Equal("createSecret", (string)failure["Step"]!);
-        Assert.Contains("AccessDeniedException from PutSecretValue", (string)failure["Reason"]!);
-        Assert.Contains($"function {function} failed: ClientError", (string)failure["Reason"]!);
-        Assert.NotEqual(token, await CurrentVersionAsync(arn));
-        // The function's own log holds boto3's error, naming the role session that was refused.
-        Assert.Contains($"assumed-role/rot-denied-{_suffix}/{function}", FunctionLog(function));
-        Assert.Contains("is not authorized to perform: secretsmanager:PutSecretValue", FunctionLog(function));
-
-        // The audit trail has the refused call, under the function's role session, and the failed rotation.
-        var denied = await AuditAsync("--event-name", "PutSecretValue", "--outcome", "denied");
-        Assert.Contains(denied, e => ((string?)e["userIdentity"]?["arn"] ?? "").EndsWith($"assumed-role/rot-denied-{_suffix}/{function}", StringComparison.Ordinal));
-        var failed = await AuditAsync("--event-name", "RotationFailed");
-        Assert.Contains(failed, e => ((string?)e["errorMessage"] ?? "").Contains("createSecret step", StringComparison.Ordinal)
-            && ((string?)e["errorMessage"] ?? "").Contains("AccessDeniedException from PutSecretValue", StringComparison.Ordinal));
-    }
-
     [Fact]
     public async Task A_function_sees_only_its_environment_and_acts_as_its_role()
     {
@@ -132,12 +64,7 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
                 raise RuntimeError("stop here")
             """));
         var name = "env-" + _suffix;
-        var directory = new FileFunctionDirectory(Path.Combine(_server.DataDirectory, "functions", "deployed"), _account, _server.Region);
-        await directory.DeployAsync(name, new FileFunctionSpec
-        {
-            Runtime = "python3.11", Handler = "lambda_function.lambda_handler", Role = role, Timeout = 20,
-            Environment = new() { ["APP_SETTING"] = "on" },
-        }, zip, default);
+        await DeployAsync(name, zip, role, timeout: 20, "--environment", "Variables={APP_SETTING=on}");
         var arn = await CreateSecretAsync("env-" + _suffix, """{"password":"initial"}""");
         await RotateAsync(arn, name);
         await WaitForAsync(arn, name, () => Task.FromResult(FunctionLog(name).Contains("END RequestId", StringComparison.Ordinal)), TimeSpan.FromSeconds(60));
@@ -153,36 +80,6 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
         Assert.Contains("SECRET env-" + _suffix, log);
         if (Native.GetEuid() == 0) Assert.DoesNotContain("UID 0\n", log);
         Assert.Contains("RuntimeError: stop here", log);
-    }
-
-    [Fact]
-    public async Task A_hanging_function_is_killed_at_its_timeout_and_the_rotation_is_retried()
-    {
-        var role = await RoleAsync("rot-hang", RotationActions);
-        var function = await DeployAsync("hang-" + _suffix, "hang", role, timeout: 2);
-        var arn = await CreateSecretAsync("hang-" + _suffix, """{"password":"initial"}""");
-        var sw = Stopwatch.StartNew();
-        await RotateAsync(arn, function);
-
-        JsonNode? status = null;
-        await WaitForAsync(arn, function, async () =>
-        {
-            status = await RotationStatusAsync(arn);
-            return status?["LastFailure"]?["Attempt"] is { } a && (int)a >= 2;
-        }, TimeSpan.FromSeconds(60));
-        Assert.Contains("Sandbox.Timedout", (string)status!["LastFailure"]!["Reason"]!);
-        Assert.Equal("createSecret", (string)status["LastFailure"]!["Step"]!);
-        var log = FunctionLog(function);
-        Assert.True(log.Split("Task timed out after 2.00 seconds").Length - 1 >= 2, log);
-        // The operator's view of the same log.
-        var (file, prefix) = CofferBinary.Locate();
-        var (code, stdout, _) = await RunAsync(file, [.. prefix, "functions", "logs", function, "--tail", "3", "--data-dir", _server.DataDirectory], null);
-        Assert.Equal(0, code);
-        Assert.Equal(3, stdout.TrimEnd('\n').Split('\n').Length);
-        Assert.StartsWith("REPORT RequestId: ", stdout.TrimEnd('\n').Split('\n')[^1]);
-        // Each attempt was killed at 2 s: two attempts and a retry delay fit well under the engine's 30 s step timeout.
-        Assert.InRange(sw.Elapsed.TotalSeconds, 4, 60);
-        output.WriteLine(status.ToJsonString());
     }
 
     // ---- helpers ----------------------------------------------------------------------------------------------
@@ -201,14 +98,22 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
         return (string)created["Role"]!["Arn"]!;
     }
 
-    private async Task<string> DeployAsync(string name, string fixture, string role, int timeout)
+    /// <summary>`aws lambda create-function --zip-file fileb://…`, as a user deploys.</summary>
+    private async Task DeployAsync(string name, byte[] zip, string role, int timeout, params string[] extra)
     {
-        var directory = new FileFunctionDirectory(Path.Combine(_server.DataDirectory, "functions", "deployed"), _account, _server.Region);
-        await directory.DeployAsync(name, new FileFunctionSpec
+        var path = Path.Combine(Path.GetTempPath(), $"coffer-fn-{name}.zip");
+        await File.WriteAllBytesAsync(path, zip);
+        try
         {
-            Runtime = "python3.11", Handler = "lambda_function.lambda_handler", Role = role, Timeout = timeout, MemorySize = 256,
-        }, Zips.OfFixture(fixture), default);
-        return name;
+            var created = JsonNode.Parse(await AwsAsync(["lambda", "create-function", "--function-name", name, "--runtime", "python3.11",
+                "--handler", "lambda_function.lambda_handler", "--role", role, "--zip-file", "fileb://" + path,
+                "--timeout", timeout.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra]))!;
+            Assert.Equal($"arn:aws:lambda:{_server.Region}:{_account}:function:{name}", (string?)created["FunctionArn"]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private async Task<string> CreateSecretAsync(string name, string value) =>
@@ -221,12 +126,6 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
             ("RotationLambdaARN", $"arn:aws:lambda:{_server.Region}:{_account}:function:{function}"),
             ("RotationRules", new JsonObject { ["AutomaticallyAfterDays"] = 30 })))).EnsureSuccess();
         return token;
-    }
-
-    private async Task<string?> CurrentVersionAsync(string arn)
-    {
-        var d = (await _client.CallAsync("DescribeSecret", SecretsClient.Obj(("SecretId", arn)))).EnsureSuccess().Json!;
-        return d["VersionIdsToStages"]!.AsObject().FirstOrDefault(p => p.Value!.AsArray().Any(l => (string)l! == "AWSCURRENT")).Key;
     }
 
     private async Task WaitForAsync(string arn, string function, Func<Task<bool>> done, TimeSpan limit)
@@ -254,15 +153,6 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
         return code == 0 ? JsonNode.Parse(stdout) : null;
     }
 
-    /// <summary>`coffer audit --format json` with filters: the operator's view of the trail.</summary>
-    private async Task<List<JsonNode>> AuditAsync(params string[] filters)
-    {
-        var (file, prefix) = CofferBinary.Locate();
-        var (code, stdout, stderr) = await RunAsync(file, [.. prefix, "audit", "--data-dir", _server.DataDirectory, "--format", "json", .. filters], null);
-        Assert.True(code == 0, "coffer audit failed: " + stderr);
-        return [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!)];
-    }
-
     private async Task<string> AwsAsync(params string[] args)
     {
         var env = new Dictionary<string, string>
@@ -285,23 +175,5 @@ public sealed class FunctionRotationEndToEndTests(ITestOutputHelper output) : IA
         var stderr = p.StandardError.ReadToEndAsync();
         await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return (p.ExitCode, await stdout, await stderr);
-    }
-}
-
-/// <summary>A fact that needs MariaDB: skipped when it is missing, unless CI=true (then it runs and fails).</summary>
-public sealed class MariaDbFactAttribute : FactAttribute
-{
-    public MariaDbFactAttribute()
-    {
-        if (!MariaDb.Instance.Available && !TestDatabase.InCi) Skip = "MariaDB not running (eval \"$(scripts/databases.sh start)\")";
-    }
-}
-
-/// <summary>A fact that needs PostgreSQL: skipped when it is missing, unless CI=true (then it runs and fails).</summary>
-public sealed class PostgresFactAttribute : FactAttribute
-{
-    public PostgresFactAttribute()
-    {
-        if (!Postgres.Instance.Available && !TestDatabase.InCi) Skip = "PostgreSQL not running (eval \"$(scripts/databases.sh start)\")";
     }
 }

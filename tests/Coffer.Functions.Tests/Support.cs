@@ -29,14 +29,6 @@ internal static class Zips
             }
         return ms.ToArray();
     }
-
-    /// <summary>A directory of fixture files (tests/fixtures/functions/NAME) as a deployment package.</summary>
-    public static byte[] OfFixture(string name)
-    {
-        var dir = Path.Combine(AppContext.BaseDirectory, "fixtures", "functions", name);
-        return Build([.. Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories)
-            .Select(f => (Path.GetRelativePath(dir, f).Replace('\\', '/'), File.ReadAllText(f), 0b110_100_100))]);
-    }
 }
 
 /// <summary>A real IAM directory on a SQLite file and a runner whose data directory is a temp dir.</summary>
