@@ -113,6 +113,22 @@ public sealed class FunctionServiceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Exists_answers_as_find_does_without_opening_the_package_even_inside_a_store_write()
+    {
+        var created = await CreateAsync("exists-fn");
+        foreach (var id in new[] { "exists-fn", created.FunctionArn, created.FunctionArn + ":$LATEST" })
+            Assert.True(await _functions.ExistsAsync(id, default), id);
+        foreach (var id in new[] { "exists-fn:3", "arn:aws:lambda:us-east-1:222222222222:function:exists-fn", "missing", "not a name" })
+            Assert.False(await _functions.ExistsAsync(id, default), id);
+        // Nothing is decrypted: a service with another master key still sees that the function exists.
+        var stranger = new FunctionService(_store, new EnvelopeCipher(MasterKey.Generate()), Account, Region, _time);
+        Assert.True(await stranger.ExistsAsync("exists-fn", default));
+        // SecretService asks from inside its write transaction (RotateSecret): the read must not wait on the writer.
+        var inside = _store.WriteAsync(_ => _functions.ExistsAsync("exists-fn", default).GetAwaiter().GetResult(), default);
+        Assert.True(await inside.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task Code_and_environment_are_sealed_at_rest()
     {
         const string marker = "code-marker-5b7e1a";
