@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Coffer.Core;
 using Coffer.Core.Functions;
 using Coffer.Core.Rotation;
 
@@ -37,7 +38,15 @@ public sealed partial class FunctionRotations(IFunctionDirectory directory, IFun
                 ?? throw new RotationStepException(RotationFailureKind.Permanent, "rotation function not found");
             var payload = JsonSerializer.SerializeToUtf8Bytes(new RotationEventPayload(rotationEvent.Step, rotationEvent.SecretId,
                 rotationEvent.ClientRequestToken, rotationEvent.RotationToken), RotationJsonContext.Default.RotationEventPayload);
-            var result = await runner.InvokeAsync(new FunctionInvocation(function, payload, Guid.NewGuid().ToString()), ct).ConfigureAwait(false);
+            FunctionInvocationResult result;
+            try
+            {
+                result = await runner.InvokeAsync(new FunctionInvocation(function, payload, Guid.NewGuid().ToString()), ct).ConfigureAwait(false);
+            }
+            catch (ServiceException e) when (e.Code == "TooManyRequestsException")
+            {
+                throw new RotationStepException(RotationFailureKind.Transient, $"function {function.Configuration.FunctionName} was throttled: too many invocations at once", e);
+            }
             if (result.FunctionError is null) return;
             throw new RotationStepException(RotationFailureKind.Transient, Reason(function.Configuration.FunctionName, result.Payload));
         }

@@ -46,6 +46,13 @@ public sealed class FunctionRunnerOptions
     /// <summary>Bytes of output kept per invocation for the log; the rest is dropped with a marker line.</summary>
     public int MaxLogBytesPerInvocation { get; init; } = 256 * 1024;
 
+    /// <summary>
+    /// Invocations running at once, over all functions; one more is refused with TooManyRequestsException
+    /// ("Rate Exceeded.", HTTP 429) as Lambda refuses calls over its concurrency quota, instead of starting
+    /// processes without bound. Rotation treats the refusal as a transient failure and retries.
+    /// </summary>
+    public int MaxConcurrentInvocations { get; init; } = 32;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
     public const string SafePath = "/usr/local/bin:/usr/bin:/bin";

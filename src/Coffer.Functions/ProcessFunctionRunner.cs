@@ -41,6 +41,7 @@ public sealed partial class ProcessFunctionRunner : IFunctionRunner, IDisposable
     private readonly string _invocations;
     private readonly ILogger _log;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, byte> _running = new();
+    private int _inFlight;
 
     public ProcessFunctionRunner(FunctionRunnerOptions options, IamService iam, ILogger<ProcessFunctionRunner>? log = null)
     {
@@ -124,6 +125,23 @@ public sealed partial class ProcessFunctionRunner : IFunctionRunner, IDisposable
     }
 
     public async Task<FunctionInvocationResult> InvokeAsync(FunctionInvocation invocation, CancellationToken ct)
+    {
+        if (Interlocked.Increment(ref _inFlight) > _options.MaxConcurrentInvocations)
+        {
+            Interlocked.Decrement(ref _inFlight);
+            throw new ServiceException("TooManyRequestsException", "Rate Exceeded.");
+        }
+        try
+        {
+            return await InvokeOnceAsync(invocation, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task<FunctionInvocationResult> InvokeOnceAsync(FunctionInvocation invocation, CancellationToken ct)
     {
         var config = invocation.Function.Configuration;
         var runtime = RuntimeOf(config.Runtime)

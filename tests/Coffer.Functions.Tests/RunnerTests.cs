@@ -353,6 +353,21 @@ public sealed class RunnerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Invocations_beyond_the_concurrency_limit_are_refused_with_TooManyRequests()
+    {
+        using var runner = new ProcessFunctionRunner(new FunctionRunnerOptions { DataDir = _rig.Options.DataDir, MaxConcurrentInvocations = 1 }, _rig.Iam);
+        var zip = Zips.Of(("index.py", "import time\ndef handler(e, c):\n    time.sleep(3)\n    return 'done'\n"));
+        var f = RunnerRig.Function("busy", "python3.11", "index.handler", zip, _role, timeout: 30);
+        var first = runner.InvokeAsync(new Coffer.Core.Functions.FunctionInvocation(f, "{}"u8.ToArray(), "req-1"), default);
+        var refused = await Assert.ThrowsAsync<Coffer.Core.ServiceException>(() =>
+            runner.InvokeAsync(new Coffer.Core.Functions.FunctionInvocation(f, "{}"u8.ToArray(), "req-2"), default));
+        Assert.Equal("TooManyRequestsException", refused.Code);
+        Assert.Null((await first).FunctionError);
+        // The slot is free again once the first returned.
+        Assert.Null((await runner.InvokeAsync(new Coffer.Core.Functions.FunctionInvocation(f, "{}"u8.ToArray(), "req-3"), default)).FunctionError);
+    }
+
+    [Fact]
     public void Rotation_failure_reasons_keep_codes_and_never_the_message()
     {
         var aws = FunctionRotations.Reason("fn", Encoding.UTF8.GetBytes("""{"errorType":"ClientError","errorMessage":"An error occurred (AccessDeniedException) when calling the PutSecretValue operation: User: x is not authorized"}"""));

@@ -32,10 +32,26 @@ public sealed record AuditRecord(
 
     public static string ComputeHash(string prevHash, long seq, ReadOnlySpan<byte> eventJson)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData(Encoding.ASCII.GetBytes(prevHash + "\n" + seq.ToString(CultureInfo.InvariantCulture) + "\n"));
-        sha.AppendData(eventJson);
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
+        // One-shot hash over "prev\nseq\njson" in a pooled buffer: no hash object per record.
+        var length = prevHash.Length + 22 + eventJson.Length;
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var n = Encoding.ASCII.GetBytes(prevHash, rented);
+            rented[n++] = (byte)'\n';
+            seq.TryFormat(rented.AsSpan(n), out var digits, default, CultureInfo.InvariantCulture);
+            n += digits;
+            rented[n++] = (byte)'\n';
+            eventJson.CopyTo(rented.AsSpan(n));
+            n += eventJson.Length;
+            Span<byte> hash = stackalloc byte[32];
+            SHA256.HashData(rented.AsSpan(0, n), hash);
+            return Convert.ToHexStringLower(hash);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 }
 

@@ -46,7 +46,7 @@ public sealed class SqliteAuditSink : IAuditSink, IAuditReader
             _insert.CommandText =
                 "INSERT INTO audit_event (seq, prev_hash, hash, event_time_ms, event_id, event_source, event_name, user_name, principal_arn, " +
                 "access_key_id, resource, outcome, error_code, read_only, source_ip, event_json) VALUES " +
-                "($seq, $prev, $hash, $time, $eid, $src, $name, $user, $arn, $akid, $res, $outcome, $err, $ro, $ip, $json)";
+                "($seq, $prev, $hash, $time, $eid, $src, $name, $user, $arn, $akid, $res, $outcome, $err, $ro, $ip, CAST($json AS TEXT))";
             foreach (var p in (string[])["$seq", "$prev", "$hash", "$time", "$eid", "$src", "$name", "$user", "$arn", "$akid", "$res", "$outcome", "$err", "$ro", "$ip", "$json"])
                 _insert.Parameters.Add(new SqliteParameter { ParameterName = p });
             _insertCheckpoint = connection.CreateCommand();
@@ -91,7 +91,9 @@ public sealed class SqliteAuditSink : IAuditSink, IAuditReader
                 p[12].Value = (object?)r.ErrorCode ?? DBNull.Value;
                 p[13].Value = r.ReadOnly ? 1 : 0;
                 p[14].Value = (object?)r.SourceIp ?? DBNull.Value;
-                p[15].Value = Encoding.UTF8.GetString(r.EventJson);
+                // Bound as the UTF-8 bytes and cast to TEXT in SQL (the database encoding is UTF-8, so the bytes are
+                // stored as they are): no round trip through a UTF-16 string per record.
+                p[15].Value = r.EventJson;
                 _insert.ExecuteNonQuery();
             }
             if (checkpoint is not null)

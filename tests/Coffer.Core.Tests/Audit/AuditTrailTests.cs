@@ -190,6 +190,23 @@ public sealed class AuditTrailTests
     }
 
     [Fact]
+    public async Task The_store_keeps_each_record_as_json_text_sqlite_can_read()
+    {
+        await using var f = new AuditFixture();
+        var trail = f.Trail([new SqliteAuditSink(f.DatabasePath)]);
+        await trail.RecordAsync(AuditFixture.Event());
+        await trail.DisposeAsync();
+        using var db = new SqliteConnection($"Data Source={f.DatabasePath};Pooling=False");
+        db.Open();
+        using var c = db.CreateCommand();
+        c.CommandText = "SELECT typeof(event_json), json_extract(event_json, '$.eventName') FROM audit_event";
+        using var r = c.ExecuteReader();
+        Assert.True(r.Read());
+        Assert.Equal("text", r.GetString(0));
+        Assert.Equal(AuditFixture.Event().EventName, r.GetString(1));
+    }
+
+    [Fact]
     public async Task Strict_mode_writes_durably()
     {
         await using var f = new AuditFixture();
