@@ -21,7 +21,9 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 duration=20
-warmup=5
+# 15 s: with tiered compilation and dynamic PGO the server's request path is still being re-jitted for several
+# seconds; a 3 s warm-up measured 0.26-0.38x raw where 15 s gave 0.45x on the same build (docs/benchmarks.md).
+warmup=15
 connections=64
 pin=0
 out=""

@@ -50,6 +50,20 @@ READY_TIMEOUT_SECONDS = float(os.environ.get("COFFER_READY_TIMEOUT", "60"))
 STOP_TIMEOUT_SECONDS = 10.0
 
 
+# The AWS CLI v2 from Debian's `awscli` package; v1 is the first other `aws` on PATH (the pyenv python's).
+AWS_CLI_V2 = os.environ.get("COFFER_AWSCLI_V2", "/usr/bin/aws")
+
+
+def find_aws_cli_v1() -> str | None:
+    """The first `aws` on PATH that is not the v2 binary."""
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = os.path.join(directory, "aws")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and \
+                os.path.realpath(candidate) != os.path.realpath(AWS_CLI_V2):
+            return candidate
+    return None
+
+
 def free_port() -> int:
     """A loopback port that was free a moment ago (the server binds it right after)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

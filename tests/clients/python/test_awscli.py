@@ -15,7 +15,7 @@ import uuid
 import coffer_harness
 
 NOT_FOUND = "Secrets Manager can't find the specified secret."
-AWS_V2 = os.environ.get("COFFER_AWSCLI_V2", "/usr/bin/aws")
+AWS_V2 = coffer_harness.AWS_CLI_V2
 
 
 def setUpModule():
@@ -26,14 +26,7 @@ def tearDownModule():
     coffer_harness.stop_module_server(__name__)
 
 
-def find_v1() -> str | None:
-    """The first `aws` on PATH that is not the v2 binary."""
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        candidate = os.path.join(directory, "aws")
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and \
-                os.path.realpath(candidate) != os.path.realpath(AWS_V2):
-            return candidate
-    return None
+find_v1 = coffer_harness.find_aws_cli_v1
 
 
 class CliResult:

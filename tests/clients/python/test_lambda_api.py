@@ -386,17 +386,10 @@ class AccessTests(unittest.TestCase):
         self.assertEqual("AccessDeniedException", error(ctx)[0])
 
 
-AWS_V2 = os.environ.get("COFFER_AWSCLI_V2", "/usr/bin/aws")
+AWS_V2 = coffer_harness.AWS_CLI_V2
 
 
-def find_v1() -> str | None:
-    """The first `aws` on PATH that is not the v2 binary (as test_awscli.py finds it)."""
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        candidate = os.path.join(directory, "aws")
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK) and \
-                os.path.realpath(candidate) != os.path.realpath(AWS_V2):
-            return candidate
-    return None
+find_v1 = coffer_harness.find_aws_cli_v1
 
 
 class CliLambdaTests:
