@@ -52,7 +52,7 @@ public sealed partial class AwsJsonEndpoint
 
     public async Task HandleAsync(HttpContext http)
     {
-        var requestId = Guid.NewGuid().ToString();
+        var requestId = RequestIds.New();
         http.Response.Headers["x-amzn-RequestId"] = requestId;
         using var scope = RequestScope(_log, requestId);
         var ct = http.RequestAborted;

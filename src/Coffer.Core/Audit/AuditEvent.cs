@@ -10,7 +10,7 @@ namespace Coffer.Core.Audit;
 /// </summary>
 public sealed class AuditEvent
 {
-    public string EventId { get; init; } = Guid.NewGuid().ToString();
+    public string EventId { get; init; } = RequestIds.New();
     public required DateTimeOffset EventTime { get; init; }
     /// <summary>e.g. <c>secretsmanager.amazonaws.com</c>.</summary>
     public required string EventSource { get; init; }

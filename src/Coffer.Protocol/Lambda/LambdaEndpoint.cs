@@ -32,7 +32,7 @@ public sealed partial class LambdaEndpoint(FunctionService functions, SigV4Verif
 
     public async Task HandleAsync(HttpContext http)
     {
-        var requestId = Guid.NewGuid().ToString();
+        var requestId = RequestIds.New();
         http.Response.Headers["x-amzn-RequestId"] = requestId;
         var ct = http.RequestAborted;
         var started = time.GetTimestamp();

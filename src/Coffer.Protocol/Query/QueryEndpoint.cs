@@ -41,7 +41,7 @@ public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier
 
     public async Task HandleAsync(HttpContext http)
     {
-        var requestId = Guid.NewGuid().ToString();
+        var requestId = RequestIds.New();
         var ct = http.RequestAborted;
         var service = ScopeService(http.Request.Headers.Authorization.ToString()) ?? "iam";
         var action = "-";
