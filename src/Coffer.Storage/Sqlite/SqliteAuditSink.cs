@@ -33,7 +33,9 @@ public sealed class SqliteAuditSink : IAuditSink, IAuditReader
             {
                 connection.Open();
                 using var pragma = connection.CreateCommand();
-                pragma.CommandText = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 4000;";
+                // Checkpoints belong to SqliteCheckpointer's thread, as for the secrets writer: with SQLite's default
+                // (1,000 pages) a busy audit batch would copy the WAL back inside its own commit, while callers wait.
+                pragma.CommandText = $"PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 4000; PRAGMA wal_autocheckpoint = {SqliteCheckpointer.WriterAutoCheckpointPages};";
                 pragma.ExecuteNonQuery();
             }
             catch
