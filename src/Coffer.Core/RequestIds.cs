@@ -26,10 +26,7 @@ public static class RequestIds
             RandomNumberGenerator.Fill(pool);
             _next = 0;
         }
-        Span<byte> bytes = stackalloc byte[16];
-        pool.AsSpan(16 * _next, 16).CopyTo(bytes);
-        pool.AsSpan(16 * _next, 16).Clear();
-        _next++;
+        var bytes = pool.AsSpan(16 * _next++, 16);
         // RFC 9562 §5.4 in Guid's little-endian byte layout: the version nibble is the high half of byte 7,
         // the variant bits the top of byte 8.
         bytes[7] = (byte)((bytes[7] & 0x0F) | 0x40);
