@@ -3,25 +3,31 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Coffer.Core;
+using Coffer.Core.Alerts;
+using Coffer.Core.Audit;
 using Coffer.Core.Principals;
 using Coffer.Core.Secrets;
 using Coffer.Crypto;
 using Coffer.LoadGen;
 using Coffer.Protocol;
 using Coffer.Protocol.SigV4;
+using Coffer.Server;
 using Coffer.Storage.Sqlite;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging.Abstractions;
 
-// coffer-pathbench [--iterations N] [--secrets N] [--value-size B]
+// coffer-pathbench [--iterations N] [--secrets N] [--value-size B] [--audit 0|1] [--concurrency C]
 // Runs signed GetSecretValue and PutSecretValue requests through AwsJsonEndpoint.HandleAsync on a real SQLite
-// store in a temporary directory, one request at a time, and prints CPU µs per request (whole process, so the
-// SQLite writer thread counts) and wall µs per request.
+// store in a temporary directory, C at a time (1 by default), and prints CPU µs per request (whole process, so
+// the SQLite writer thread counts) and wall µs per request. With --audit 1 every call is recorded as the server
+// records it (audit trail in the default mode on the store sink, server metrics and alert rules watching it).
 var iterations = Arg("--iterations", 20_000);
 var secrets = Arg("--secrets", 1000);
 var valueSize = Arg("--value-size", 4096);
 var puts = Arg("--puts", 3000);
+var audited = Arg("--audit", 0) == 1;
+var concurrency = Math.Max(1, Arg("--concurrency", 1));
 
 var uri = new Uri("http://127.0.0.1:8390/");
 var signer = new SigV4Signer("AKIDPATHBENCH", "pathbench-secret", "us-east-1", "secretsmanager");
@@ -34,7 +40,17 @@ try
     var accessKeys = new AccessKeyService(store, cipher, "123456789012", TimeProvider.System);
     await accessKeys.AddAdministratorKeyAsync("AKIDPATHBENCH", "pathbench-secret", CancellationToken.None);
     var service = new SecretService(store, cipher, "123456789012", TimeProvider.System, new SecretsOptions());
-    endpoint = new AwsJsonEndpoint(service, new SigV4Verifier(accessKeys, TimeProvider.System), TimeProvider.System,
+    await using var trail = audited
+        ? new AuditTrail([new SqliteAuditSink(Path.Combine(dir, "coffer.db"))], new AuditKeys(MasterKey.Generate()), new AuditOptions(), TimeProvider.System)
+        : null;
+    var metrics = new ServerMetrics();
+    if (trail is not null)
+    {
+        metrics.Watch(trail);
+        new AlertRules(new AlertStream(), new AlertRuleOptions(), TimeProvider.System).Watch(trail);
+    }
+    var services = new AwsJsonServices { Secrets = service, Audit = trail, Metrics = trail is null ? null : metrics };
+    endpoint = new AwsJsonEndpoint(services, new SigV4Verifier(accessKeys, TimeProvider.System), TimeProvider.System,
         NullLogger<AwsJsonEndpoint>.Instance);
     var value = new string('v', valueSize);
 
@@ -53,8 +69,8 @@ try
         w.WriteString("SecretString", value);
         w.WriteString("ClientRequestToken", Guid.NewGuid().ToString());
     }))).ToArray();
-    for (var i = 0; i < 200; i++) await Run(putRequests[i]);
-    Measure("PutSecretValue (1 client, durable)", puts - 200, i => Run(putRequests[200 + i]));
+    for (var i = 0; i < Math.Min(200, puts); i++) await Run(putRequests[i]);
+    Measure("PutSecretValue (1 client, durable)", Math.Max(0, puts - 200), i => Run(putRequests[Math.Min(200, puts) + i]));
 }
 finally
 {
@@ -67,7 +83,16 @@ void Measure(string label, int n, Func<int, Task> one)
     var process = Process.GetCurrentProcess();
     var cpu0 = process.TotalProcessorTime;
     var wall = Stopwatch.StartNew();
-    for (var i = 0; i < n; i++) one(i).GetAwaiter().GetResult();
+    if (concurrency == 1)
+        for (var i = 0; i < n; i++) one(i).GetAwaiter().GetResult();
+    else
+    {
+        var next = -1;
+        Task.WaitAll([.. Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        {
+            for (var i = Interlocked.Increment(ref next); i < n; i = Interlocked.Increment(ref next)) await one(i);
+        }))]);
+    }
     wall.Stop();
     process.Refresh();
     var cpu = process.TotalProcessorTime - cpu0;
