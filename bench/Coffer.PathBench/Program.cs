@@ -61,7 +61,15 @@ try
     var gets = Enumerable.Range(0, secrets).Select(i => Sign("GetSecretValue", Json(w => w.WriteString("SecretId", $"bench/{i}")))).ToArray();
     for (var i = 0; i < Math.Min(iterations, 2000); i++) await Run(gets[i % gets.Length]); // warm-up (JIT tiers, caches)
     Measure("GetSecretValue", iterations, i => Run(gets[i % gets.Length]));
+    using var ticks = args.Contains("--alloc-ticks") ? new AllocationTicks() : null;
+    if (ticks is not null) ticks.On = true;
     Measure("GetSecretValue (again)", iterations, i => Run(gets[i % gets.Length]));
+    if (ticks is not null)
+    {
+        ticks.On = false;
+        foreach (var (type, bytes) in ticks.Bytes.OrderByDescending(kv => kv.Value).Take(25))
+            Console.WriteLine($"  {bytes / (double)iterations,8:N0} B/request  {type}");
+    }
 
     var putRequests = Enumerable.Range(0, puts).Select(i => Sign("PutSecretValue", Json(w =>
     {
@@ -81,6 +89,7 @@ void Measure(string label, int n, Func<int, Task> one)
 {
     GC.Collect();
     var process = Process.GetCurrentProcess();
+    var (allocated0, gen0, gen1, gen2) = (GC.GetTotalAllocatedBytes(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
     var cpu0 = process.TotalProcessorTime;
     var wall = Stopwatch.StartNew();
     if (concurrency == 1)
@@ -96,7 +105,9 @@ void Measure(string label, int n, Func<int, Task> one)
     wall.Stop();
     process.Refresh();
     var cpu = process.TotalProcessorTime - cpu0;
-    Console.WriteLine($"{label,-40} {n,7} requests  CPU {cpu.TotalMicroseconds / n,8:F1} µs/request  wall {wall.Elapsed.TotalMicroseconds / n,8:F1} µs/request");
+    var allocated = GC.GetTotalAllocatedBytes() - allocated0;
+    Console.WriteLine($"{label,-40} {n,7} requests  CPU {cpu.TotalMicroseconds / n,8:F1} µs/request  wall {wall.Elapsed.TotalMicroseconds / n,8:F1} µs/request" +
+        $"  allocated {allocated / Math.Max(1, n),6:N0} B/request  GCs gen0/1/2 {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2}");
 }
 
 async Task Send(string action, byte[] body) => await Run(Sign(action, body));
@@ -146,4 +157,25 @@ int Arg(string name, int fallback)
 {
     var i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+}
+
+/// <summary>--alloc-ticks: the runtime's AllocationTick events (one per ~100 KB allocated), counted by type.</summary>
+internal sealed class AllocationTicks : System.Diagnostics.Tracing.EventListener
+{
+    public readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> Bytes = new();
+    public volatile bool On;
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+    {
+        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+    {
+        if (!On || e.EventName is null || !e.EventName.StartsWith("GCAllocationTick", StringComparison.Ordinal) || e.Payload is null) return;
+        var i = e.PayloadNames!.IndexOf("TypeName");
+        var type = i >= 0 ? e.Payload[i] as string ?? "?" : "?";
+        Bytes.AddOrUpdate(type, 100_000, (_, v) => v + 100_000);
+    }
 }

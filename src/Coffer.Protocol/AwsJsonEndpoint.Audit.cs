@@ -105,7 +105,7 @@ public sealed partial class AwsJsonEndpoint
         return new AuditEvent
         {
             EventTime = _time.GetUtcNow(),
-            EventSource = operation.SigningName + ".amazonaws.com",
+            EventSource = operation.EventSource,
             EventName = operation.Action,
             AwsRegion = region,
             SourceIPAddress = context?.SourceIp ?? http.Connection.RemoteIpAddress?.ToString(),

@@ -28,6 +28,8 @@ internal sealed class Operation(string target, string signingName, Operation.Han
     public string Target { get; } = target;
     /// <summary>The service name the SigV4 credential scope must carry.</summary>
     public string SigningName { get; } = signingName;
+    /// <summary>CloudTrail's eventSource, e.g. <c>secretsmanager.amazonaws.com</c>.</summary>
+    public string EventSource { get; } = signingName + ".amazonaws.com";
     public string Action { get; } = target[(target.LastIndexOf('.') + 1)..];
     /// <summary>CloudTrail's readOnly: the call changes nothing.</summary>
     public bool ReadOnly => Coffer.Core.Audit.AuditFields.IsReadOnly(Action);

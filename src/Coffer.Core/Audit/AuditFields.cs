@@ -21,6 +21,15 @@ public static class AuditFields
         internal FrozenSet<string> RequestSet { get; } = Request.ToFrozenSet(StringComparer.Ordinal);
         internal FrozenSet<string> HashedSet { get; } = Hashed.ToFrozenSet(StringComparer.Ordinal);
         internal FrozenSet<string> ResponseSet { get; } = Response.ToFrozenSet(StringComparer.Ordinal);
+
+        // Member name → its camelCase record name, looked up by the name's characters, so that reading a body
+        // allocates no string per member.
+        internal FrozenDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> RequestNames { get; } = CamelNames(Request);
+        internal FrozenDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> HashedNames { get; } = CamelNames(Hashed);
+        internal FrozenDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> ResponseNames { get; } = CamelNames(Response);
+
+        private static FrozenDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> CamelNames(string[] names) =>
+            names.Distinct(StringComparer.Ordinal).ToFrozenDictionary(n => n, CamelCase, StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     private static readonly string[] None = [];
@@ -80,44 +89,47 @@ public static class AuditFields
     public static RequestView ReadRequest(ActionFields fields, ReadOnlySpan<byte> body, Func<string, string> hash)
     {
         if (body.IsEmpty) return default;
+        var (output, writer) = Writer();
         try
         {
             var reader = new Utf8JsonReader(body, ReaderOptions);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return default;
-            var output = new ArrayBufferWriter<byte>(256);
             Dictionary<string, string>? hmacs = null;
             string? secretId = null, versionId = null, versionStage = null;
             var any = false;
-            using (var writer = new Utf8JsonWriter(output, WriterOptions))
+            Span<char> nameBuffer = stackalloc char[MaxNameChars];
+            writer.WriteStartObject();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                writer.WriteStartObject();
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                ReadOnlySpan<char> name = nameBuffer[..Name(ref reader, nameBuffer)];
+                if (!reader.Read()) return default;
+                if (fields.HashedNames.TryGetValue(name, out var hashedName) && reader.TokenType == JsonTokenType.String)
                 {
-                    var name = reader.GetString()!;
-                    if (!reader.Read()) return default;
-                    if (fields.HashedSet.Contains(name) && reader.TokenType == JsonTokenType.String)
-                    {
-                        (hmacs ??= new(StringComparer.Ordinal))[CamelCase(name)] = hash(reader.GetString()!);
-                        continue;
-                    }
-                    if (!fields.RequestSet.Contains(name))
-                    {
-                        reader.Skip();
-                        continue;
-                    }
-                    if (reader.TokenType == JsonTokenType.String)
-                    {
-                        var text = reader.GetString()!;
-                        if (name == "SecretId") secretId = text;
-                        else if (name == "VersionId") versionId = text;
-                        else if (name == "VersionStage") versionStage = text;
-                    }
-                    writer.WritePropertyName(CamelCase(name));
-                    CopyValue(ref reader, body, writer);
-                    any = true;
+                    (hmacs ??= new(StringComparer.Ordinal))[hashedName] = hash(reader.GetString()!);
+                    continue;
                 }
-                writer.WriteEndObject();
+                if (!fields.RequestNames.TryGetValue(name, out var recordName))
+                {
+                    reader.Skip();
+                    continue;
+                }
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    var text = reader.GetString()!;
+                    if (name.SequenceEqual("SecretId")) secretId = text;
+                    else if (name.SequenceEqual("VersionId")) versionId = text;
+                    else if (name.SequenceEqual("VersionStage")) versionStage = text;
+                    writer.WriteString(recordName, text);
+                }
+                else
+                {
+                    writer.WritePropertyName(recordName);
+                    CopyValue(ref reader, body, writer);
+                }
+                any = true;
             }
+            writer.WriteEndObject();
+            writer.Flush();
             return new RequestView(any ? output.WrittenSpan.ToArray() : null, hmacs, secretId, versionId, versionStage);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or FormatException)
@@ -125,6 +137,10 @@ public static class AuditFields
             // Not JSON, invalid UTF-8, a lone surrogate: the call fails with SerializationException and its
             // record carries no parameters.
             return default;
+        }
+        finally
+        {
+            Release(output, writer);
         }
     }
 
@@ -135,39 +151,38 @@ public static class AuditFields
     public static ResponseView ReadResponse(ActionFields fields, ReadOnlySpan<byte> body)
     {
         if (body.IsEmpty) return default;
+        var (output, writer) = Writer();
         try
         {
             var reader = new Utf8JsonReader(body, ReaderOptions);
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return default;
-            var output = new ArrayBufferWriter<byte>(128);
             List<string>? arns = null;
             string? versionId = null;
             var any = false;
-            using (var writer = new Utf8JsonWriter(output, WriterOptions))
+            Span<char> nameBuffer = stackalloc char[MaxNameChars];
+            writer.WriteStartObject();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                writer.WriteStartObject();
-                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                ReadOnlySpan<char> name = nameBuffer[..Name(ref reader, nameBuffer)];
+                if (!reader.Read()) return default;
+                if (name.SequenceEqual("ARN") && reader.TokenType == JsonTokenType.String) (arns ??= []).Add(reader.GetString()!);
+                else if (name.SequenceEqual("VersionId") && reader.TokenType == JsonTokenType.String) versionId = reader.GetString();
+                else if (name.SequenceEqual("SecretValues") && reader.TokenType == JsonTokenType.StartArray)
                 {
-                    var name = reader.GetString()!;
-                    if (!reader.Read()) return default;
-                    if (name == "ARN" && reader.TokenType == JsonTokenType.String) (arns ??= []).Add(reader.GetString()!);
-                    else if (name == "VersionId" && reader.TokenType == JsonTokenType.String) versionId = reader.GetString();
-                    else if (name == "SecretValues" && reader.TokenType == JsonTokenType.StartArray)
-                    {
-                        CollectEntryArns(ref reader, ref arns);
-                        continue;
-                    }
-                    if (!fields.ResponseSet.Contains(name))
-                    {
-                        reader.Skip();
-                        continue;
-                    }
-                    writer.WritePropertyName(CamelCase(name));
-                    CopyValue(ref reader, body, writer);
-                    any = true;
+                    CollectEntryArns(ref reader, ref arns);
+                    continue;
                 }
-                writer.WriteEndObject();
+                if (!fields.ResponseNames.TryGetValue(name, out var recordName))
+                {
+                    reader.Skip();
+                    continue;
+                }
+                writer.WritePropertyName(recordName);
+                CopyValue(ref reader, body, writer);
+                any = true;
             }
+            writer.WriteEndObject();
+            writer.Flush();
             return new ResponseView(any ? output.WrittenSpan.ToArray() : null, arns, versionId);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or FormatException)
@@ -176,6 +191,45 @@ public static class AuditFields
             // record carries no parameters.
             return default;
         }
+        finally
+        {
+            Release(output, writer);
+        }
+    }
+
+    // A member name of more UTF-8 bytes than this is on no list (the longest listed name has 27 characters, 162
+    // bytes even with every character escaped); it is read as "" and skipped, as any unlisted member is.
+    private const int MaxNameChars = 256;
+
+    /// <summary>Copies the member name the reader is on into <paramref name="buffer"/>; 0 when it is too long for any list.</summary>
+    private static int Name(ref Utf8JsonReader reader, scoped Span<char> buffer) =>
+        // Unescaped, a name has at most as many characters as its UTF-8 bytes, so it fits the buffer.
+        reader.ValueSpan.Length > buffer.Length ? 0 : reader.CopyString(buffer);
+
+    // One writer and buffer per thread for the filtered members: a record's few members do not need a fresh
+    // writer and a growing buffer each time.
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_output;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+
+    private static (ArrayBufferWriter<byte> Output, Utf8JsonWriter Writer) Writer()
+    {
+        var output = t_output ?? new ArrayBufferWriter<byte>(512);
+        var writer = t_writer ?? new Utf8JsonWriter(output, WriterOptions);
+        // Taken from the thread while in use: a nested use (none today) would get its own pair.
+        t_output = null;
+        t_writer = null;
+        output.ResetWrittenCount();
+        writer.Reset(output);
+        return (output, writer);
+    }
+
+    private static void Release(ArrayBufferWriter<byte> output, Utf8JsonWriter writer)
+    {
+        if (output.Capacity > 64 * 1024) return;
+        writer.Reset(output);
+        output.ResetWrittenCount();
+        t_output = output;
+        t_writer = writer;
     }
 
     /// <summary>For form-encoded (AWS Query) requests such as IAM and STS: keeps the allowed pairs as a JSON object.</summary>

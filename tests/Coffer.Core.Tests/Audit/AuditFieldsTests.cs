@@ -64,6 +64,29 @@ public sealed class AuditFieldsTests
     }
 
     [Fact]
+    public void Escaped_member_names_are_matched_and_overlong_ones_skipped()
+    {
+        // "\u0053ecretString" is SecretString: still only its HMAC. A name longer than any listed one is dropped.
+        var longName = new string('N', 300);
+        var body = $$"""{"SecretId":"db","SecretString":"{{Canary}}","{{longName}}":"{{Canary}}"}""";
+        var view = AuditFields.ReadRequest(AuditFields.For("PutSecretValue"), Encoding.UTF8.GetBytes(body), Hash);
+        Assert.Equal("db", view.SecretId);
+        Assert.Equal("""{"secretId":"db"}""", Encoding.UTF8.GetString(view.Parameters!));
+        Assert.Equal(Hash(Canary), view.Hmacs!["secretString"]);
+    }
+
+    [Fact]
+    public void A_body_that_fails_half_way_leaves_nothing_for_the_next_one()
+    {
+        // The filtered members are written through a buffer reused per thread.
+        Assert.Null(AuditFields.ReadRequest(AuditFields.For("PutSecretValue"), "{\"SecretId\":\"first\",\"ClientRequestToken\":"u8, Hash).Parameters);
+        var next = AuditFields.ReadRequest(AuditFields.For("PutSecretValue"), """{"ClientRequestToken":"t-2"}"""u8, Hash);
+        Assert.Equal("""{"clientRequestToken":"t-2"}""", Encoding.UTF8.GetString(next.Parameters!));
+        var response = AuditFields.ReadResponse(AuditFields.For("PutSecretValue"), """{"Name":"db"}"""u8);
+        Assert.Equal("""{"name":"db"}""", Encoding.UTF8.GetString(response.Elements!));
+    }
+
+    [Fact]
     public void Query_pairs_are_allow_listed()
     {
         var json = AuditFields.FromPairs([new("UserName", "bob"), new("Password", Canary)], new HashSet<string> { "UserName" });
