@@ -1,6 +1,7 @@
 using System.Text;
 using Coffer.Core.Audit;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace Coffer.Storage.Sqlite;
 
@@ -13,8 +14,15 @@ namespace Coffer.Storage.Sqlite;
 public sealed class SqliteAuditSink : IAuditSink, IAuditReader
 {
     private readonly string _path;
+    private const string InsertSql =
+        "INSERT INTO audit_event (seq, prev_hash, hash, event_time_ms, event_id, event_source, event_name, user_name, principal_arn, " +
+        "access_key_id, resource, outcome, error_code, read_only, source_ip, event_json) VALUES " +
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
     private SqliteConnection? _connection;
-    private SqliteCommand? _insert;
+    // The per-record insert is bound through SQLite's own API: SqliteCommand allocated a binder per parameter and
+    // a UTF-8 copy per string for each of the 16 columns, for every record. Strings are encoded into _utf8 here.
+    private sqlite3_stmt? _insert;
+    private byte[] _utf8 = new byte[1024];
     private SqliteCommand? _insertCheckpoint;
     private bool? _durable;
 
@@ -44,13 +52,8 @@ public sealed class SqliteAuditSink : IAuditSink, IAuditReader
                 throw;
             }
             _connection = connection;
-            _insert = connection.CreateCommand();
-            _insert.CommandText =
-                "INSERT INTO audit_event (seq, prev_hash, hash, event_time_ms, event_id, event_source, event_name, user_name, principal_arn, " +
-                "access_key_id, resource, outcome, error_code, read_only, source_ip, event_json) VALUES " +
-                "($seq, $prev, $hash, $time, $eid, $src, $name, $user, $arn, $akid, $res, $outcome, $err, $ro, $ip, CAST($json AS TEXT))";
-            foreach (var p in (string[])["$seq", "$prev", "$hash", "$time", "$eid", "$src", "$name", "$user", "$arn", "$akid", "$res", "$outcome", "$err", "$ro", "$ip", "$json"])
-                _insert.Parameters.Add(new SqliteParameter { ParameterName = p });
+            Check(raw.sqlite3_prepare_v2(connection.Handle, InsertSql, out var insert));
+            _insert = insert;
             _insertCheckpoint = connection.CreateCommand();
             _insertCheckpoint.CommandText = "INSERT INTO audit_checkpoint (seq, hash, time_ms, signature) VALUES ($seq, $hash, $time, $sig)";
             foreach (var p in (string[])["$seq", "$hash", "$time", "$sig"])
@@ -73,31 +76,8 @@ public sealed class SqliteAuditSink : IAuditSink, IAuditReader
         {
             var connection = Connection(durable);
             using var tx = connection.BeginTransaction(deferred: false);
-            _insert!.Transaction = tx;
             _insertCheckpoint!.Transaction = tx;
-            var p = _insert.Parameters;
-            foreach (var r in records)
-            {
-                p[0].Value = r.Seq;
-                p[1].Value = r.PrevHash;
-                p[2].Value = r.Hash;
-                p[3].Value = r.EventTime.ToUnixTimeMilliseconds();
-                p[4].Value = r.EventId;
-                p[5].Value = r.EventSource;
-                p[6].Value = r.EventName;
-                p[7].Value = (object?)r.UserName ?? DBNull.Value;
-                p[8].Value = (object?)r.PrincipalArn ?? DBNull.Value;
-                p[9].Value = (object?)r.AccessKeyId ?? DBNull.Value;
-                p[10].Value = (object?)r.Resource ?? DBNull.Value;
-                p[11].Value = AuditOutcomes.Name(r.Outcome);
-                p[12].Value = (object?)r.ErrorCode ?? DBNull.Value;
-                p[13].Value = r.ReadOnly ? 1 : 0;
-                p[14].Value = (object?)r.SourceIp ?? DBNull.Value;
-                // Bound as the UTF-8 bytes and cast to TEXT in SQL (the database encoding is UTF-8, so the bytes are
-                // stored as they are): no round trip through a UTF-16 string per record.
-                p[15].Value = r.EventJson;
-                _insert.ExecuteNonQuery();
-            }
+            foreach (var r in records) Insert(r);
             if (checkpoint is not null)
             {
                 var c = _insertCheckpoint.Parameters;
@@ -115,6 +95,56 @@ public sealed class SqliteAuditSink : IAuditSink, IAuditReader
             Close();
             throw;
         }
+    }
+
+    private void Insert(AuditRecord r)
+    {
+        var stmt = _insert!;
+        try
+        {
+            Check(raw.sqlite3_bind_int64(stmt, 1, r.Seq));
+            BindText(stmt, 2, r.PrevHash);
+            BindText(stmt, 3, r.Hash);
+            Check(raw.sqlite3_bind_int64(stmt, 4, r.EventTime.ToUnixTimeMilliseconds()));
+            BindText(stmt, 5, r.EventId);
+            BindText(stmt, 6, r.EventSource);
+            BindText(stmt, 7, r.EventName);
+            BindText(stmt, 8, r.UserName);
+            BindText(stmt, 9, r.PrincipalArn);
+            BindText(stmt, 10, r.AccessKeyId);
+            BindText(stmt, 11, r.Resource);
+            BindText(stmt, 12, AuditOutcomes.Name(r.Outcome));
+            BindText(stmt, 13, r.ErrorCode);
+            Check(raw.sqlite3_bind_int64(stmt, 14, r.ReadOnly ? 1 : 0));
+            BindText(stmt, 15, r.SourceIp);
+            // The record's UTF-8 bytes as they are (the database encoding is UTF-8): no round trip through a string.
+            Check(raw.sqlite3_bind_text(stmt, 16, r.EventJson));
+            var rc = raw.sqlite3_step(stmt);
+            if (rc != raw.SQLITE_DONE) Check(rc);
+        }
+        finally
+        {
+            raw.sqlite3_reset(stmt);
+        }
+    }
+
+    private void BindText(sqlite3_stmt stmt, int index, string? value)
+    {
+        if (value is null)
+        {
+            Check(raw.sqlite3_bind_null(stmt, index));
+            return;
+        }
+        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
+        if (max > _utf8.Length) _utf8 = new byte[Math.Max(max, _utf8.Length * 2)];
+        var length = Encoding.UTF8.GetBytes(value, _utf8);
+        // SQLitePCL binds spans as SQLITE_TRANSIENT: SQLite copies the bytes, so _utf8 is free again at once.
+        Check(raw.sqlite3_bind_text(stmt, index, _utf8.AsSpan(0, length)));
+    }
+
+    private void Check(int rc)
+    {
+        if (rc != raw.SQLITE_OK) SqliteException.ThrowExceptionForRC(rc, _connection?.Handle);
     }
 
     public void Probe()
