@@ -38,6 +38,8 @@ public sealed class AlertRules
         public int Count;
         public double Trailing;
         public int MinutesSeen;
+        /// <summary>This secret's key in the cooldown table, built once: during a spike every read checks it.</summary>
+        public string? AlertKey;
     }
 
     public AlertRules(AlertStream stream, AlertRuleOptions options, TimeProvider time)
@@ -110,6 +112,7 @@ public sealed class AlertRules
         var minute = now.ToUnixTimeSeconds() / 60;
         int count;
         double trailing;
+        string alertKey;
         lock (_lock)
         {
             if (!_reads.TryGetValue(secret, out var rate))
@@ -130,9 +133,10 @@ public sealed class AlertRules
             }
             count = ++rate.Count;
             trailing = rate.Trailing;
+            alertKey = rate.AlertKey ??= "read-spike|" + secret;
         }
         if (count < _options.ReadSpikeMinimum || count < _options.ReadSpikeFactor * trailing) return;
-        if (!Due("read-spike|" + secret, now)) return;
+        if (!Due(alertKey, now)) return;
         _stream.Publish(new Alert("read-spike", now,
             $"{count} reads of {secret} in the current minute, against a trailing rate of {trailing:0.0} per minute.",
             Resource: secret,

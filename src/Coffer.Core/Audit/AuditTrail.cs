@@ -214,18 +214,26 @@ public sealed class AuditTrail : IAsyncDisposable
 
     private void Process(List<Pending> batch)
     {
-        if (batch.Any(p => p.IsTick)) WriteCheckpointIfDue(force: false);
-        var probes = batch.Where(p => p.Event is null && !p.IsTick).ToList();
-        var events = batch.Where(p => p.Event is not null).ToList();
+        // One pass, no LINQ: this runs for every batch, and batches are a few records each under load.
+        var tick = false;
+        List<Pending>? probes = null;
+        var events = new List<Pending>(batch.Count);
+        foreach (var p in batch)
+        {
+            if (p.IsTick) tick = true;
+            else if (p.Event is null) (probes ??= []).Add(p);
+            else events.Add(p);
+        }
+        if (tick) WriteCheckpointIfDue(force: false);
 
         if (_carried.Count > 0 && !TryFlushCarried())
         {
-            foreach (var p in probes) p.Done.TrySetException(new AuditUnavailableException());
+            foreach (var p in probes ?? []) p.Done.TrySetException(new AuditUnavailableException());
             FailEvents(events);
             return;
         }
 
-        if (probes.Count > 0)
+        if (probes is not null)
         {
             var ok = ProbeAny();
             foreach (var p in probes)
@@ -233,7 +241,9 @@ public sealed class AuditTrail : IAsyncDisposable
         }
 
         if (events.Count == 0) return;
-        if (WriteEvents(events.Select(p => p.Event!).ToList()))
+        var records = new List<AuditEvent>(events.Count);
+        foreach (var p in events) records.Add(p.Event!);
+        if (WriteEvents(records))
             foreach (var p in events) p.Done.TrySetResult();
         else
             FailEvents(events);
