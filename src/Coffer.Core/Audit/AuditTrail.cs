@@ -189,6 +189,10 @@ public sealed class AuditTrail : IAsyncDisposable
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
+                // Step off the thread that woke us before draining: the records of the calls running meanwhile
+                // join this batch, so one SQLite transaction carries more of them (measured: +8-17 % req/s and
+                // less server CPU per request; waking the writer on the caller's worker instead was much worse).
+                await Task.Yield();
                 while (batch.Count < MaxBatch && reader.TryRead(out var item)) batch.Add(item);
                 Process(batch);
                 batch.Clear();
