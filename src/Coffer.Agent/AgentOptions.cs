@@ -133,8 +133,14 @@ internal sealed class AgentOptions
     private static string NonEmpty(TomlValue v) => Str(v) is { Length: > 0 } s ? s : throw new FormatException("must not be empty.");
     private static bool Bool(TomlValue v) => v.Value is bool b ? b : throw new FormatException("must be true or false.");
 
-    private static int Int(TomlValue v, int min, int max) =>
-        v.Value is long n && n >= min && n <= max ? (int)n : throw new FormatException($"must be a whole number from {min} to {max}.");
+    // AWS's agent reads its numeric keys as strings (http_port = "2773", cache_size = '1000' and ttl_seconds = 300
+    // all work there), so a quoted whole number is accepted too.
+    private static int Int(TomlValue v, int min, int max) => v.Value switch
+    {
+        long n when n >= min && n <= max => (int)n,
+        string s when long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= min && n <= max => (int)n,
+        _ => throw new FormatException($"must be a whole number from {min} to {max}."),
+    };
 
     private static IReadOnlyList<string> List(TomlValue v) =>
         v.Value is List<string> { Count: > 0 } list && list.All(s => s.Length > 0) ? list : throw new FormatException("must be a non-empty list of non-empty strings.");

@@ -81,12 +81,31 @@ public sealed class ConfigurationTests : IDisposable
     [InlineData("ssrf_headers = []", "non-empty list")]
     [InlineData("path_prefix = \"v1\"", "must start with '/'")]
     [InlineData("log_level = \"loud\"", "DEBUG, INFO, WARN, ERROR or NONE")]
-    [InlineData("ttl_seconds = \"60\"", "whole number")]
+    [InlineData("ttl_seconds = \"sixty\"", "whole number")]
+    [InlineData("http_port = \"80\"", "from 1024 to 65535")]
     [InlineData("[server]\nport = 1", "tables are not supported")]
     public void Bad_config_files_stop_start_up(string text, string message)
     {
         var (_, errors) = AgentHost.Configure(new AgentCommandLine { ConfigFile = File(text) }, Env());
         Assert.Contains(errors, e => e.Contains(message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Quoted_numbers_are_read_as_aws_agent_reads_them()
+    {
+        // AWS's agent declares these keys as strings; its own sample config quotes some of them.
+        var path = File("""
+            http_port = "65535"
+            ttl_seconds = 300
+            cache_size = '1000'
+            max_conn = "10"
+            """);
+        var (o, errors) = AgentHost.Configure(new AgentCommandLine { ConfigFile = path }, Env());
+        Assert.Empty(errors);
+        Assert.Equal(65535, o.HttpPort);
+        Assert.Equal(300, o.TtlSeconds);
+        Assert.Equal(1000, o.CacheSize);
+        Assert.Equal(10, o.MaxConn);
     }
 
     [Fact]
