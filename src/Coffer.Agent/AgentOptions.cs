@@ -101,7 +101,8 @@ internal sealed class AgentOptions
             case "ssrf_env_variables": SsrfEnvVariables = List(value); break;
             case "path_prefix":
                 PathPrefix = Str(value);
-                if (!PathPrefix.StartsWith('/') || PathPrefix.Length < 2) throw new FormatException("must start with '/' and name a path.");
+                // "/" alone is allowed, as in AWS's agent: then every path the router does not know names a secret.
+                if (!PathPrefix.StartsWith('/')) throw new FormatException("must start with '/'.");
                 if (!PathPrefix.EndsWith('/')) PathPrefix += "/";
                 break;
             case "max_conn": MaxConn = Int(value, 1, 1000); break;

@@ -109,6 +109,14 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void A_bare_slash_path_prefix_is_accepted_as_aws_agent_accepts_it()
+    {
+        var (o, errors) = AgentHost.Configure(new AgentCommandLine { ConfigFile = File("path_prefix = \"/\"") }, Env());
+        Assert.Empty(errors);
+        Assert.Equal("/", o.PathPrefix);
+    }
+
+    [Fact]
     public void Lambda_extension_variables_are_read()
     {
         var (o, errors) = AgentHost.Configure(new AgentCommandLine(), Env(
