@@ -72,6 +72,9 @@ public static class AgentHost
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(cache);
         builder.Services.AddSingleton(sp => new AgentEndpoint(cache, token, options, metrics, sp.GetRequiredService<ILogger<AgentEndpoint>>()));
+        if (options.CredentialsFilePath is { } credentialsFile)
+            builder.Services.AddHostedService(sp => new CredentialsFileWatcher(credentialsFile, env, signer, time,
+                sp.GetRequiredService<ILogger<CredentialsFileWatcher>>()));
         if (options.ChangeFeed && options.EffectiveCacheSize > 0)
             builder.Services.AddHostedService(sp => new ChangeFeedWatcher(upstream, cache, metrics, sp.GetRequiredService<ILogger<ChangeFeedWatcher>>()));
 

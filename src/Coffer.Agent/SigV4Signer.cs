@@ -13,8 +13,16 @@ namespace Coffer.Agent;
 internal sealed class SigV4Signer(AwsCredentials credentials, string region, string service)
 {
     private const string Algorithm = "AWS4-HMAC-SHA256";
-    private sealed record DerivedKey(string Date, byte[] Key);
+    private sealed record DerivedKey(string Date, string SecretAccessKey, byte[] Key);
     private DerivedKey? _key;   // replaced whole, so readers never see a torn pair
+    private AwsCredentials _credentials = credentials;
+
+    /// <summary>The credentials signatures use; replaced when <c>credentials_file_path</c> is rewritten.</summary>
+    public AwsCredentials Credentials
+    {
+        get => Volatile.Read(ref _credentials);
+        set => Volatile.Write(ref _credentials, value);
+    }
 
     public string Region => region;
 
@@ -25,6 +33,7 @@ internal sealed class SigV4Signer(AwsCredentials credentials, string region, str
     public void Sign(string method, string host, string path, IReadOnlyList<KeyValuePair<string, string>> query,
         SortedDictionary<string, string> headers, ReadOnlySpan<byte> body, DateTimeOffset now)
     {
+        var credentials = Credentials;
         var amzDate = now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
         var date = amzDate[..8];
         headers["host"] = host;
@@ -46,19 +55,19 @@ internal sealed class SigV4Signer(AwsCredentials credentials, string region, str
 
         var scope = $"{date}/{region}/{service}/aws4_request";
         var stringToSign = $"{Algorithm}\n{amzDate}\n{scope}\n{Hex(SHA256.HashData(Encoding.UTF8.GetBytes(canonical.ToString())))}";
-        var signature = Hex(HMACSHA256.HashData(SigningKey(date), Encoding.UTF8.GetBytes(stringToSign)));
+        var signature = Hex(HMACSHA256.HashData(SigningKey(date, credentials.SecretAccessKey), Encoding.UTF8.GetBytes(stringToSign)));
         headers["authorization"] = $"{Algorithm} Credential={credentials.AccessKeyId}/{scope}, SignedHeaders={signedHeaders}, Signature={signature}";
     }
 
-    private byte[] SigningKey(string date)
+    private byte[] SigningKey(string date, string secretAccessKey)
     {
         var cached = _key;
-        if (cached is not null && cached.Date == date) return cached.Key;
-        var k = HMACSHA256.HashData(Encoding.UTF8.GetBytes("AWS4" + credentials.SecretAccessKey), Encoding.UTF8.GetBytes(date));
+        if (cached is not null && cached.Date == date && cached.SecretAccessKey == secretAccessKey) return cached.Key;
+        var k = HMACSHA256.HashData(Encoding.UTF8.GetBytes("AWS4" + secretAccessKey), Encoding.UTF8.GetBytes(date));
         k = HMACSHA256.HashData(k, Encoding.UTF8.GetBytes(region));
         k = HMACSHA256.HashData(k, Encoding.UTF8.GetBytes(service));
         k = HMACSHA256.HashData(k, "aws4_request"u8);
-        _key = new DerivedKey(date, k);
+        _key = new DerivedKey(date, secretAccessKey, k);
         return k;
     }
 
