@@ -25,7 +25,15 @@ internal sealed class ChangeFeedWatcher(UpstreamClient upstream, SecretCache cac
             try
             {
                 var batch = await upstream.ReadChangesAsync(sequence, epoch, WaitSeconds, stoppingToken).ConfigureAwait(false);
-                if (epoch is not null && (batch.Epoch != epoch || batch.Reset))
+                if (epoch is null)
+                {
+                    // The first position says nothing about what changed before it: entries fetched while the feed
+                    // was not yet followed (the server came up before the next retry) may hold a value replaced
+                    // since, which no later batch will name. Drop them; calls under way are fetched again.
+                    cache.Clear();
+                    log.LogInformation("Following the server's change feed");
+                }
+                else if (batch.Epoch != epoch || batch.Reset)
                 {
                     log.LogInformation("Change feed {Reason}: dropping the whole cache", batch.Epoch != epoch ? "epoch changed (server restarted)" : "reset");
                     metrics.FeedReset();
@@ -35,10 +43,6 @@ internal sealed class ChangeFeedWatcher(UpstreamClient upstream, SecretCache cac
                 {
                     log.LogDebug("Change feed: {Count} secret(s) changed", batch.Arns.Count);
                     cache.Invalidate(batch.Arns);
-                }
-                else if (epoch is null && sequence is null)
-                {
-                    log.LogInformation("Following the server's change feed");
                 }
                 epoch = batch.Epoch;
                 sequence = batch.Sequence;

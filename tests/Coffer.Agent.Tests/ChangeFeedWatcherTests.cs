@@ -1,0 +1,78 @@
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Coffer.Agent.Tests;
+
+/// <summary>The watcher against a stand-in for the server's <c>GET /coffer/changes</c> (a real HTTP listener).</summary>
+public sealed class ChangeFeedWatcherTests : IAsyncDisposable
+{
+    private readonly FakeSource _source = new();
+    private readonly AgentMetrics _metrics = new();
+    private WebApplication? _feed;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_feed is not null) await _feed.DisposeAsync();
+    }
+
+    /// <summary>A feed that answers its position at once and holds every later poll until the test ends.</summary>
+    private async Task<Uri> StartFeedAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        _feed = builder.Build();
+        _feed.MapGet("/coffer/changes", async (HttpContext http) =>
+        {
+            if (http.Request.Query.ContainsKey("after"))
+            {
+                try { await Task.Delay(Timeout.Infinite, http.RequestAborted); } catch (OperationCanceledException) { }
+                return;
+            }
+            http.Response.ContentType = "application/json";
+            await http.Response.WriteAsync("""{"Epoch":"e1","Sequence":7,"Reset":false,"Arns":[]}""");
+        });
+        await _feed.StartAsync();
+        var address = _feed.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new Uri(address);
+    }
+
+    [Fact]
+    public async Task Entries_fetched_before_the_feed_is_first_followed_are_dropped()
+    {
+        // Values read while the feed could not be followed yet (the agent started before the server) may have been
+        // replaced before the feed's first position; no batch will ever name that change.
+        var cache = new SecretCache(_source, new CacheSettings(1000, TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(60)), TimeProvider.System, _metrics);
+        var lease = await cache.GetAsync(new CacheKey("a", null, null), refreshNow: false, CancellationToken.None);
+        lease.Entry.Release();
+        _source.Rotate("a");
+        Assert.Equal(1, cache.Count);
+
+        var endpoint = await StartFeedAsync();
+        var signer = new SigV4Signer(new AwsCredentials("AKID", "secret", null, "test"), "us-east-1", "secretsmanager");
+        using var upstream = new UpstreamClient(endpoint, signer, TimeSpan.FromSeconds(5), TimeProvider.System, _metrics);
+        using var watcher = new ChangeFeedWatcher(upstream, cache, _metrics, NullLogger<ChangeFeedWatcher>.Instance);
+        await watcher.StartAsync(CancellationToken.None);
+        try
+        {
+            for (var i = 0; i < 400 && _metrics.FeedConnected == 0; i++) await Task.Delay(10);
+            Assert.Equal(1, _metrics.FeedConnected);
+            Assert.Equal(0, cache.Count);
+            lease = await cache.GetAsync(new CacheKey("a", null, null), refreshNow: false, CancellationToken.None);
+            try { Assert.Equal("a#2", Encoding.UTF8.GetString(lease.Entry.Body)); }
+            finally { lease.Entry.Release(); }
+        }
+        finally
+        {
+            await watcher.StopAsync(CancellationToken.None);
+        }
+    }
+}
