@@ -51,6 +51,13 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
         return PolicyEvaluator.Evaluate(new AuthorizationQuery(caller.Caller, action, resource, context), policies.Identity, session, resourcePolicy);
     }
 
+    /// <summary>
+    /// The request's condition keys (the global aws:… keys, then <paramref name="extra"/>), for callers that
+    /// evaluate statements themselves, such as a role's trust policy in AssumeRole.
+    /// </summary>
+    public IConditionValues Conditions(RequestContext ctx, IConditionValues? extra = null) =>
+        new RequestConditions(ctx, PoliciesOf(ctx.Caller), extra, time);
+
     /// <summary>Throws AccessDeniedException in AWS's form unless the request is allowed.</summary>
     public void Demand(RequestContext ctx, string action, string resource, IConditionValues? extra = null, Policy? resourcePolicy = null)
     {

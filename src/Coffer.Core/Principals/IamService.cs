@@ -361,7 +361,11 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     [GeneratedRegex(@"^[\w+=,.@-]{2,64}$", RegexOptions.CultureInvariant)]
     private static partial Regex SessionName();
 
-    public AssumeRoleResult AssumeRole(RequestContext ctx, string roleArn, string roleSessionName, int? durationSeconds, string? sessionPolicy)
+    [GeneratedRegex(@"^[\w+=,.@:/-]{2,1224}$", RegexOptions.CultureInvariant)]
+    private static partial Regex ExternalId();
+
+    public AssumeRoleResult AssumeRole(RequestContext ctx, string roleArn, string roleSessionName, int? durationSeconds, string? sessionPolicy,
+        string? externalId = null)
     {
         if (!SessionName().IsMatch(roleSessionName ?? ""))
             throw IamErrors.Validation("1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*");
@@ -370,6 +374,8 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
             throw IamErrors.Validation($"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy constraint: Member must have value {(duration < 900 ? "greater than or equal to 900" : "less than or equal to 43200")}");
         if (sessionPolicy is { Length: > 2048 })
             throw IamErrors.Validation("1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048");
+        if (externalId is not null && !ExternalId().IsMatch(externalId))
+            throw IamErrors.Validation("1 validation error detected: Value at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*");
         if (sessionPolicy is not null) Policy.Parse(sessionPolicy, PolicyKind.Session, "session policy");
 
         var name = roleArn[(roleArn.LastIndexOf('/') + 1)..];
@@ -383,8 +389,11 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
         // The trust policy must allow the caller; naming only the account delegates to the caller's identity policies.
         var trust = directory.Compile($"role/{role.RoleName} trust policy", PolicyKind.Trust, role.AssumeRolePolicyDocument);
-        var identity = access.Evaluate(ctx, "sts:AssumeRole", roleArn);
-        var query = new AuthorizationQuery(ctx.Caller.Caller, "sts:AssumeRole", roleArn, new ConditionValues());
+        // The trust policy's conditions see the request's keys (aws:PrincipalArn, aws:SourceIp, …) and STS's own.
+        var stsKeys = new ConditionValues().Set("sts:RoleSessionName", roleSessionName!);
+        if (externalId is not null) stsKeys.Set("sts:ExternalId", externalId);
+        var identity = access.Evaluate(ctx, "sts:AssumeRole", roleArn, stsKeys);
+        var query = new AuthorizationQuery(ctx.Caller.Caller, "sts:AssumeRole", roleArn, access.Conditions(ctx, stsKeys));
         bool direct = false, delegated = false;
         foreach (var s in trust.Statements)
         {

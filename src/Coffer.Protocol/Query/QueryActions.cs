@@ -162,7 +162,7 @@ public sealed partial class QueryEndpoint
     {
         yield return new("AssumeRole", Sync((e, c, f, x) =>
         {
-            var r = e.Iam.AssumeRole(c, f.Required("RoleArn"), f.Required("RoleSessionName"), f.Int("DurationSeconds"), f.Optional("Policy"));
+            var r = e.Iam.AssumeRole(c, f.Required("RoleArn"), f.Required("RoleSessionName"), f.Int("DurationSeconds"), f.Optional("Policy"), f.Optional("ExternalId"));
             Credentials(x, r.Credentials);
             x.WriteStartElement("AssumedRoleUser");
             x.WriteElementString("AssumedRoleId", r.AssumedRoleId);

@@ -139,6 +139,30 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Trust_policy_conditions_see_the_request_and_sts_keys()
+    {
+        var ctx = As(Admin);
+        var u = await _iam.CreateUserAsync(ctx, "bob", null, null, default);
+        var bob = As(UserPrincipal(u));
+        var role = await _iam.CreateRoleAsync(ctx, "app", null, Doc($$$"""
+            {"Effect":"Allow","Principal":{"AWS":"{{{u.Arn}}}"},"Action":"sts:AssumeRole",
+             "Condition":{"StringEquals":{"aws:username":"bob","sts:ExternalId":"ext-1"},"StringLike":{"sts:RoleSessionName":"ci-*"} } }
+            """), null, null, null, default);
+        Assert.StartsWith("ASIA", _iam.AssumeRole(bob, role.Arn, "ci-1", null, null, externalId: "ext-1").Credentials.AccessKeyId, StringComparison.Ordinal);
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.AssumeRole(bob, role.Arn, "ci-1", null, null, externalId: "other")).Code);
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.AssumeRole(bob, role.Arn, "ci-1", null, null)).Code);
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.AssumeRole(bob, role.Arn, "dev-1", null, null, externalId: "ext-1")).Code);
+        Assert.Equal("ValidationError", Assert.Throws<ServiceException>(() => _iam.AssumeRole(bob, role.Arn, "ci-1", null, null, externalId: "x")).Code);
+
+        // A conditional Deny applies when its condition holds (the caller comes from 10.0.0.1).
+        await _iam.UpdateAssumeRolePolicyAsync(ctx, "app", Doc($$$"""
+            {"Effect":"Allow","Principal":{"AWS":"{{{u.Arn}}}"},"Action":"sts:AssumeRole"},
+            {"Effect":"Deny","Principal":{"AWS":"{{{u.Arn}}}"},"Action":"sts:AssumeRole","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"} } }
+            """), default);
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.AssumeRole(bob, role.Arn, "ci-1", null, null)).Code);
+    }
+
+    [Fact]
     public async Task Secret_actions_are_enforced_at_the_service()
     {
         var admin = As(Admin);
