@@ -65,6 +65,10 @@ public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier
             recognised = true;
 
             var identity = await verifier.VerifyAsync(http.Request, body, service, ct).ConfigureAwait(false);
+            // GetSessionToken's credentials cannot call IAM unless they carry MFA, which Coffer's never do: AWS
+            // answers InvalidClientTokenId (STS API reference, GetSessionToken). Role sessions may call IAM.
+            if (service == "iam" && identity.Key.Principal is { IsTemporary: true, Kind: PrincipalKind.User })
+                throw ProtocolErrors.UnrecognizedClient();
             context = new RequestContext(identity.Key.Principal, identity.Region, requestId,
                 http.Connection.RemoteIpAddress?.ToString(), http.Request.Headers.UserAgent.ToString(), http.Request.IsHttps);
 

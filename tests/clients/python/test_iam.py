@@ -255,6 +255,24 @@ class Boto3Flows(unittest.TestCase):
         self.assertEqual(code, "AccessDenied")
         self.assertIn("is not authorized to perform: iam:CreateUser", message)
 
+    def test_session_token_credentials_cannot_call_iam(self):
+        # AWS: GetSessionToken credentials without MFA cannot call IAM (InvalidClientTokenId); they can still
+        # call Secrets Manager, GetCallerIdentity and AssumeRole.
+        self.iam.create_user(UserName=self.name)
+        self.iam.put_user_policy(UserName=self.name, PolicyName="all", PolicyDocument=doc(
+            {"Effect": "Allow", "Action": "*", "Resource": "*"}))
+        key = self.iam.create_access_key(UserName=self.name)["AccessKey"]
+        SEEN_SECRETS.append(key["SecretAccessKey"])
+        client("iam", key).list_users()
+        creds = client("sts", key).get_session_token(DurationSeconds=900)["Credentials"]
+        SEEN_SECRETS.extend([creds["SecretAccessKey"], creds["SessionToken"]])
+        for call in (lambda: client("iam", creds).list_users(),
+                     lambda: client("iam", creds).create_user(UserName=self.name + "x")):
+            self.assertEqual(error_code(call)[0], "InvalidClientTokenId")
+        self.assertEqual(error_code(lambda: self.iam.get_user(UserName=self.name + "x"))[0], "NoSuchEntity")
+        client("secretsmanager", creds).list_secrets()
+        self.assertTrue(client("sts", creds).get_caller_identity()["Arn"].endswith(f":user/{self.name}"))
+
     def test_groups_managed_policy_versions_and_simulation(self):
         user = self.iam.create_user(UserName=self.name)["User"]
         self.iam.create_group(GroupName=self.name)
