@@ -58,6 +58,25 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
     public IConditionValues Conditions(RequestContext ctx, IConditionValues? extra = null) =>
         new RequestConditions(ctx, PoliciesOf(ctx.Caller), extra, time);
 
+    /// <summary>
+    /// SimulatePrincipalPolicy's evaluation: a value given in ContextEntries is used "whenever a context key is
+    /// evaluated" (IAM API reference), so it takes precedence over the request's own keys (aws:SourceIp, …).
+    /// </summary>
+    public EvaluationResult Simulate(RequestContext ctx, string action, string resource, IConditionValues? given)
+    {
+        var caller = ctx.Caller;
+        var policies = PoliciesOf(caller);
+        IConditionValues context = new RequestConditions(ctx, policies, null, time);
+        if (given is not null) context = new Overlay(given, context);
+        var session = caller.SessionPolicy is { } sp ? new[] { sp } : null;
+        return PolicyEvaluator.Evaluate(new AuthorizationQuery(caller.Caller, action, resource, context), policies.Identity, session);
+    }
+
+    private sealed class Overlay(IConditionValues first, IConditionValues then) : IConditionValues
+    {
+        public IReadOnlyList<string>? Get(string key) => first.Get(key) ?? then.Get(key);
+    }
+
     /// <summary>Throws AccessDeniedException in AWS's form unless the request is allowed.</summary>
     public void Demand(RequestContext ctx, string action, string resource, IConditionValues? extra = null, Policy? resourcePolicy = null)
     {

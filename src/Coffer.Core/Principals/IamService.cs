@@ -332,7 +332,7 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
         var results = new List<SimulationResult>();
         foreach (var action in actions)
             foreach (var resource in resources is { Count: > 0 } ? resources : ["*"])
-                results.Add(new SimulationResult(action, resource, access.Evaluate(subjectContext, action, resource, context)));
+                results.Add(new SimulationResult(action, resource, access.Simulate(subjectContext, action, resource, context)));
         return results;
     }
 

@@ -163,6 +163,21 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Simulation_context_entries_override_the_request_keys()
+    {
+        var ctx = As(Admin);   // the request comes from 10.0.0.1
+        var u = await _iam.CreateUserAsync(ctx, "sim", null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "sim", "p", Doc("""
+            {"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}
+            """), default);
+        Decision Simulate(ConditionValues? entries) =>
+            Assert.Single(_iam.SimulatePrincipalPolicy(ctx, u.Arn, ["secretsmanager:ListSecrets"], null, entries)).Result.Decision;
+        Assert.Equal(Decision.ImplicitDeny, Simulate(null));
+        Assert.Equal(Decision.Allowed, Simulate(new ConditionValues().Set("aws:SourceIp", "192.0.2.7")));
+        Assert.Equal(Decision.ImplicitDeny, Simulate(new ConditionValues().Set("aws:sourceip", "198.51.100.1")));
+    }
+
+    [Fact]
     public async Task Secret_actions_are_enforced_at_the_service()
     {
         var admin = As(Admin);
