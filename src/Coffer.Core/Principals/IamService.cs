@@ -69,9 +69,14 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     public async Task DeleteUserAsync(RequestContext ctx, string userName, CancellationToken ct)
     {
         Demand(ctx, "iam:DeleteUser", ArnOf("user", userName));
-        var u = directory.RequireUser(userName);
-        var hasKeys = (await store.ListAccessKeysAsync(u.UserName, ct).ConfigureAwait(false)).Count > 0;
-        await directory.DeleteUserAsync(userName, hasKeys, ct).ConfigureAwait(false);
+        await _accessKeyLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var u = directory.RequireUser(userName);
+            var hasKeys = (await store.ListAccessKeysAsync(u.UserName, ct).ConfigureAwait(false)).Count > 0;
+            await directory.DeleteUserAsync(userName, hasKeys, ct).ConfigureAwait(false);
+        }
+        finally { _accessKeyLock.Release(); }
     }
 
     public Task<IamGroup> CreateGroupAsync(RequestContext ctx, string groupName, string? path, CancellationToken ct)
@@ -151,6 +156,13 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
     // ---- access keys ----
 
+    /// <summary>
+    /// Serialises CreateAccessKey with itself and with DeleteUser: the quota check and the insert (or the "no keys
+    /// left" check and the delete) must not interleave, or a user ends with three keys, or a deleted user keeps a
+    /// key that a new user of the same name would inherit.
+    /// </summary>
+    private readonly SemaphoreSlim _accessKeyLock = new(1, 1);
+
     private string KeyOwner(RequestContext ctx, string? userName, out string userArn)
     {
         if (userName is null)
@@ -173,10 +185,15 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     {
         var name = KeyOwner(ctx, userName, out var arn);
         Demand(ctx, "iam:CreateAccessKey", arn);
-        if (name != AccessKeyService.AdministratorName) directory.RequireUser(name);
-        if ((await store.ListAccessKeysAsync(name, ct).ConfigureAwait(false)).Count >= IamDirectory.MaxAccessKeysPerUser)
-            throw IamErrors.LimitExceeded($"Cannot exceed quota for AccessKeysPerUser: {IamDirectory.MaxAccessKeysPerUser}");
-        return await keys.CreateUserKeyAsync(name, arn, ct).ConfigureAwait(false);
+        await _accessKeyLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (name != AccessKeyService.AdministratorName) directory.RequireUser(name);
+            if ((await store.ListAccessKeysAsync(name, ct).ConfigureAwait(false)).Count >= IamDirectory.MaxAccessKeysPerUser)
+                throw IamErrors.LimitExceeded($"Cannot exceed quota for AccessKeysPerUser: {IamDirectory.MaxAccessKeysPerUser}");
+            return await keys.CreateUserKeyAsync(name, arn, ct).ConfigureAwait(false);
+        }
+        finally { _accessKeyLock.Release(); }
     }
 
     public async Task<(string UserName, IReadOnlyList<AccessKeyRecord> Keys)> ListAccessKeysAsync(RequestContext ctx, string? userName, CancellationToken ct)

@@ -163,6 +163,33 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Concurrent_CreateAccessKey_keeps_the_quota_and_cannot_outlive_DeleteUser()
+    {
+        var ctx = As(Admin);
+        await _iam.CreateUserAsync(ctx, "racer", null, null, default);
+        var created = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            try { await _iam.CreateAccessKeyAsync(ctx, "racer", default); return true; }
+            catch (ServiceException e) when (e.Code == "LimitExceeded") { return false; }
+        })));
+        Assert.Equal(2, created.Count(ok => ok));
+        Assert.Equal(2, (await _iam.ListAccessKeysAsync(ctx, "racer", default)).Keys.Count);
+
+        // DeleteUser racing CreateAccessKey: either the key exists and the delete is refused, or the user is gone and
+        // no key was made; never a deleted user with a key (which a new user of that name would inherit).
+        for (var i = 0; i < 20; i++)
+        {
+            var name = $"gone{i}";
+            await _iam.CreateUserAsync(ctx, name, null, null, default);
+            var delete = Task.Run(() => _iam.DeleteUserAsync(ctx, name, default));
+            var create = Task.Run(() => _iam.CreateAccessKeyAsync(ctx, name, default));
+            try { await delete; } catch (ServiceException e) when (e.Code == "DeleteConflict") { }
+            try { await create; } catch (ServiceException e) when (e.Code == "NoSuchEntity") { }
+            if (_dir2.FindUser(name) is null) Assert.Empty(await _store.ListAccessKeysAsync(name, default));
+        }
+    }
+
+    [Fact]
     public async Task Simulation_context_entries_override_the_request_keys()
     {
         var ctx = As(Admin);   // the request comes from 10.0.0.1
