@@ -133,6 +133,46 @@ public sealed partial class IamDirectory
         return path;
     }
 
+    [GeneratedRegex(@"^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]{0,1000}$", RegexOptions.CultureInvariant)]
+    private static partial Regex RoleDescription();
+
+    [GeneratedRegex(@"^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$", RegexOptions.CultureInvariant)]
+    private static partial Regex TagKey();
+
+    [GeneratedRegex(@"^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$", RegexOptions.CultureInvariant)]
+    private static partial Regex TagValue();
+
+    // Descriptions and tags are echoed in XML answers: a character XML 1.0 cannot carry (a control character)
+    // would make every later Get/List of the entity fail, so they are refused as IAM's patterns refuse them.
+    private static void CheckRoleDescription(string? description)
+    {
+        if (description is not null && !RoleDescription().IsMatch(description))
+            throw IamErrors.Validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\u0009\\u000A\\u000D\\u0020-\\u007E\\u00A1-\\u00FF]*");
+    }
+
+    private static void CheckPolicyDescription(string? description)
+    {
+        if (description is null) return;
+        if (description.Length > 1000)
+            throw IamErrors.Validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 1000");
+        try { System.Xml.XmlConvert.VerifyXmlChars(description); }
+        catch (System.Xml.XmlException) { throw IamErrors.Validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must not contain control characters"); }
+    }
+
+    private static void CheckTags(IReadOnlyDictionary<string, string>? tags)
+    {
+        if (tags is null) return;
+        if (tags.Count > 50)
+            throw IamErrors.Validation("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50");
+        foreach (var (k, v) in tags)
+        {
+            if (!TagKey().IsMatch(k))
+                throw IamErrors.Validation("1 validation error detected: Value at 'tags.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
+            if (!TagValue().IsMatch(v))
+                throw IamErrors.Validation("1 validation error detected: Value at 'tags.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*");
+        }
+    }
+
     private string Arn(string type, string path, string name) => $"arn:aws:iam::{AccountId}:{type}{path}{name}";
 
     private static string NewId(string prefix) => prefix + RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17);
@@ -141,6 +181,7 @@ public sealed partial class IamDirectory
     {
         CheckName(userName, "userName");
         path = CheckPath(path);
+        CheckTags(tags);
         if (string.Equals(userName, AccessKeyService.AdministratorName, StringComparison.OrdinalIgnoreCase))
             throw IamErrors.EntityAlreadyExists($"User with name {userName} already exists.");
         return ChangeAsync(() =>
@@ -215,6 +256,8 @@ public sealed partial class IamDirectory
     {
         CheckName(roleName, "roleName");
         path = CheckPath(path);
+        CheckRoleDescription(description);
+        CheckTags(tags);
         if (string.Equals(roleName, AccessControl.RotationRoleName, StringComparison.OrdinalIgnoreCase))
             throw IamErrors.EntityAlreadyExists($"Role with name {roleName} already exists.");
         Policy.Parse(trustPolicy, PolicyKind.Trust, "trust policy");
@@ -261,6 +304,7 @@ public sealed partial class IamDirectory
     {
         CheckName(policyName, "policyName", policy: true);
         path = CheckPath(path);
+        CheckPolicyDescription(description);
         Policy.Parse(document, PolicyKind.Identity, policyName);
         var arn = Arn("policy", path, policyName);
         return ChangeAsync(() =>

@@ -190,6 +190,25 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Descriptions_and_tags_that_XML_cannot_carry_are_refused_before_any_write()
+    {
+        var ctx = As(Admin);
+        var trust = Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}""");
+        var policy = Doc("""{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*"}""");
+        async Task Refused(Func<Task> create) => Assert.Equal("ValidationError", (await Assert.ThrowsAsync<ServiceException>(create)).Code);
+        await Refused(() => _iam.CreateRoleAsync(ctx, "r", null, trust, "bad\u0001", null, null, default));
+        await Refused(() => _iam.CreateRoleAsync(ctx, "r", null, trust, null, null, new Dictionary<string, string> { ["k"] = "v\u0002" }, default));
+        await Refused(() => _iam.CreateUserAsync(ctx, "u", null, new Dictionary<string, string> { ["k\u0003"] = "v" }, default));
+        await Refused(() => _iam.CreatePolicyAsync(ctx, "p", null, policy, "x\u0004", default));
+        Assert.Empty(_dir2.Roles);
+        Assert.Empty(_dir2.Users);
+        Assert.Empty(_dir2.Policies);
+        // What IAM's patterns allow still goes through: Latin-1 text, tabs and new lines, tag values with spaces.
+        await _iam.CreateRoleAsync(ctx, "r", null, trust, "Rôle\tfor\r\nthe app", null, new Dictionary<string, string> { ["team:name"] = "db ops" }, default);
+        await _iam.CreatePolicyAsync(ctx, "p", null, policy, "Lecture des secrets", default);
+    }
+
+    [Fact]
     public async Task Simulation_context_entries_override_the_request_keys()
     {
         var ctx = As(Admin);   // the request comes from 10.0.0.1
