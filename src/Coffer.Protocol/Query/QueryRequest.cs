@@ -21,9 +21,26 @@ internal sealed class QueryRequest
             var eq = pair.IndexOf('=');
             var name = Decode(eq < 0 ? pair : pair[..eq]);
             var value = eq < 0 ? "" : Decode(pair[(eq + 1)..]);
+            // Answers (and error messages) echo parameters in XML, which cannot carry control characters; no IAM
+            // or STS parameter pattern allows them either.
+            if (!XmlSafe(name) || !XmlSafe(value))
+                throw IamErrors.Validation("1 validation error detected: a parameter contains a character that is not allowed (a control character).");
             request._values[name] = value;
         }
         return request;
+    }
+
+    /// <summary>True when every character may appear in an XML 1.0 document.</summary>
+    private static bool XmlSafe(string s)
+    {
+        for (var i = 0; i < s.Length; i++)
+        {
+            var c = s[i];
+            if (System.Xml.XmlConvert.IsXmlChar(c)) continue;
+            if (i + 1 < s.Length && System.Xml.XmlConvert.IsXmlSurrogatePair(s[i + 1], c)) { i++; continue; }
+            return false;
+        }
+        return true;
     }
 
     private static string Decode(string s)

@@ -273,6 +273,18 @@ class Boto3Flows(unittest.TestCase):
         client("secretsmanager", creds).list_secrets()
         self.assertTrue(client("sts", creds).get_caller_identity()["Arn"].endswith(f":user/{self.name}"))
 
+    def test_control_characters_are_a_validation_error_not_a_crash(self):
+        # Answers and error messages echo parameters in XML, which cannot carry them: 400, never an empty 500.
+        self.iam.create_user(UserName=self.name)
+        user_arn = f"arn:aws:iam::{account()}:user/{self.name}"
+        for call in (lambda: self.iam.get_user(UserName=self.name + "\x01"),
+                     lambda: self.iam.simulate_principal_policy(PolicySourceArn=user_arn, ActionNames=["secretsmanager:Get\x01"]),
+                     lambda: self.iam.create_role(RoleName=self.name, AssumeRolePolicyDocument=trust_account(), Description="d\x02"),
+                     lambda: client("sts").assume_role(RoleArn=user_arn, RoleSessionName="s\x03s")):
+            self.assertEqual(error_code(call)[0], "ValidationError")
+        self.assertEqual(self.iam.list_roles(PathPrefix="/")["IsTruncated"], False)
+        self.assertEqual(error_code(lambda: self.iam.get_role(RoleName=self.name))[0], "NoSuchEntity")
+
     def test_groups_managed_policy_versions_and_simulation(self):
         user = self.iam.create_user(UserName=self.name)["User"]
         self.iam.create_group(GroupName=self.name)
