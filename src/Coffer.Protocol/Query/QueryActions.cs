@@ -162,6 +162,10 @@ public sealed partial class QueryEndpoint
     {
         yield return new("AssumeRole", Sync((e, c, f, x) =>
         {
+            // Managed session policies only narrow a session; ignoring them would issue broader credentials than
+            // the caller asked for, so they are refused until supported.
+            if (f.Optional("PolicyArns.member.1.arn") is not null)
+                throw IamErrors.Validation("PolicyArns is not supported by Coffer: pass the session policy inline in Policy.");
             var r = e.Iam.AssumeRole(c, f.Required("RoleArn"), f.Required("RoleSessionName"), f.Int("DurationSeconds"), f.Optional("Policy"), f.Optional("ExternalId"));
             Credentials(x, r.Credentials);
             x.WriteStartElement("AssumedRoleUser");

@@ -273,6 +273,15 @@ class Boto3Flows(unittest.TestCase):
         client("secretsmanager", creds).list_secrets()
         self.assertTrue(client("sts", creds).get_caller_identity()["Arn"].endswith(f":user/{self.name}"))
 
+    def test_policy_arns_on_assume_role_are_refused_not_ignored(self):
+        role = self.role({"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"})
+        narrow = self.iam.create_policy(PolicyName=self.name, PolicyDocument=doc(
+            {"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}))["Policy"]["Arn"]
+        code, message = error_code(lambda: client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="narrow",
+                                                                      PolicyArns=[{"arn": narrow}]))
+        self.assertEqual(code, "ValidationError")
+        self.assertIn("PolicyArns", message)
+
     def test_control_characters_are_a_validation_error_not_a_crash(self):
         # Answers and error messages echo parameters in XML, which cannot carry them: 400, never an empty 500.
         self.iam.create_user(UserName=self.name)
