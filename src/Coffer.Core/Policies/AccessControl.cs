@@ -146,7 +146,10 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
                 case "aws:username": return caller.Kind == PrincipalKind.User ? [caller.UserName] : null;
                 case "aws:userid": return [caller.Kind == PrincipalKind.AssumedRole ? caller.UserId : policies.UserId];
                 case "aws:requestedregion": return [ctx.Region];
-                case "aws:tokenissuetime": return null;
+                // Present for temporary credentials only: AWS's way to revoke sessions is a Deny on
+                // DateLessThan aws:TokenIssueTime (IAM User Guide, "Revoke IAM role temporary security credentials").
+                case "aws:tokenissuetime": return caller.TokenIssueTime is { } issued
+                    ? [issued.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)] : null;
                 case "aws:multifactorauthpresent": return null;
                 case "aws:viaawsservice": return ["false"];
             }

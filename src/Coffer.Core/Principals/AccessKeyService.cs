@@ -40,7 +40,8 @@ public sealed class AccessKeyService(IAccountStore store, EnvelopeCipher cipher,
         if (claims is null) return null;
         var policy = claims.SessionPolicy is null ? null : Policies.Policy.Parse(claims.SessionPolicy, Policies.PolicyKind.Session, "session policy");
         var principal = new Principal(claims.Arn, accountId, claims.UserId, claims.Name, claims.AccessKeyId,
-            IsAdministrator: claims.Kind == PrincipalKind.User && claims.Name == AdministratorName, claims.Kind, claims.RoleArn, policy, DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresMs));
+            IsAdministrator: claims.Kind == PrincipalKind.User && claims.Name == AdministratorName, claims.Kind, claims.RoleArn, policy, DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresMs),
+            claims.IssuedMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(claims.IssuedMs) : null);
         var key = new AccessKey(claims.AccessKeyId, Encoding.UTF8.GetBytes(claims.SecretAccessKey), principal);
         if (_sessions.Count > 10_000) _sessions.Clear();
         _sessions[sessionToken] = (key, claims.ExpiresMs);

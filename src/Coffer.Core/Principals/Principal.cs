@@ -8,7 +8,7 @@ public enum PrincipalKind { User, AssumedRole, Account }
 /// <summary>
 /// An authenticated caller. <see cref="Arn"/> is IAM-shaped: arn:aws:iam::ACCOUNT:user/NAME for users (and the
 /// bootstrap administrator), arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION for role sessions.
-/// Temporary credentials carry their role, session policy and expiry.
+/// Temporary credentials carry their role, session policy, expiry and issue time (aws:TokenIssueTime).
 /// </summary>
 public sealed record Principal(
     string Arn,
@@ -20,7 +20,8 @@ public sealed record Principal(
     PrincipalKind Kind = PrincipalKind.User,
     string? RoleArn = null,
     Policy? SessionPolicy = null,
-    DateTimeOffset? Expiration = null)
+    DateTimeOffset? Expiration = null,
+    DateTimeOffset? TokenIssueTime = null)
 {
     /// <summary>The identity that policies' Principal elements compare with.</summary>
     public CallerIdentity Caller => new(Arn, AccountId, RoleArn, IsAccountRoot: Kind == PrincipalKind.Account);

@@ -18,6 +18,8 @@ public sealed class SessionClaims
     [JsonPropertyName("r")] public string? RoleArn { get; set; }
     [JsonPropertyName("p")] public string? SessionPolicy { get; set; }
     [JsonPropertyName("e")] public long ExpiresMs { get; set; }
+    /// <summary>When the session was issued (aws:TokenIssueTime); 0 in tokens issued before it was recorded.</summary>
+    [JsonPropertyName("i")] public long IssuedMs { get; set; }
 }
 
 [JsonSerializable(typeof(SessionClaims))]
@@ -48,6 +50,7 @@ public sealed class SessionTokens(EnvelopeCipher cipher, TimeProvider time)
             SecretAccessKey = RandomNumberGenerator.GetString(secretAlphabet, 40),
             Arn = arn, UserId = userId, Name = name, Kind = kind, RoleArn = roleArn, SessionPolicy = sessionPolicy,
             ExpiresMs = (time.GetUtcNow() + (LifetimeOverride ?? lifetime)).ToUnixTimeMilliseconds() / 1000 * 1000,
+            IssuedMs = time.GetUtcNow().ToUnixTimeMilliseconds() / 1000 * 1000,
         };
         var plain = JsonSerializer.SerializeToUtf8Bytes(claims, SessionJsonContext.Default.SessionClaims);
         try

@@ -209,6 +209,32 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sessions_issued_before_a_TokenIssueTime_deny_are_revoked()
+    {
+        var ctx = As(Admin);
+        var role = await _iam.CreateRoleAsync(ctx, "app", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""), null, null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "role", "app", "read", Doc("""{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*"}"""), default);
+        Principal Session()
+        {
+            var c = _iam.AssumeRole(ctx, role.Arn, "s1", null, null).Credentials;
+            return _keys.FindSession(c.AccessKeyId, c.SessionToken)!.Principal;
+        }
+        var old = Session();
+        Assert.Equal(_time.GetUtcNow(), old.TokenIssueTime);
+        Assert.True(_access.Evaluate(As(old), "secretsmanager:ListSecrets", "*").IsAllowed);
+
+        // AWS's "revoke active sessions": deny everything to sessions issued before now.
+        _time.Advance(TimeSpan.FromMinutes(1));
+        var cutoff = _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        await _iam.PutInlinePolicyAsync(ctx, "role", "app", "AWSRevokeOlderSessions", Doc($$"""
+            {"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"{{cutoff}}"} } }
+            """), default);
+        Assert.Equal(Decision.ExplicitDeny, _access.Evaluate(As(old), "secretsmanager:ListSecrets", "*").Decision);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(_access.Evaluate(As(Session()), "secretsmanager:ListSecrets", "*").IsAllowed);
+    }
+
+    [Fact]
     public async Task Simulation_context_entries_override_the_request_keys()
     {
         var ctx = As(Admin);   // the request comes from 10.0.0.1
