@@ -27,7 +27,7 @@ public sealed partial class QueryEndpoint
         // users
         yield return A("CreateUser", async (e, c, f, x, ct) => User(x, await e.Iam.CreateUserAsync(c, f.Required("UserName"), f.Optional("Path"), f.Tags(), ct).ConfigureAwait(false)));
         yield return A("GetUser", Sync((e, c, f, x) => User(x, e.Iam.GetUser(c, f.Optional("UserName")))));
-        yield return A("ListUsers", Sync((e, c, f, x) => List(x, "Users", e.Iam.ListUsers(c, f.Optional("PathPrefix")), u => User(x, u, "member"))));
+        yield return A("ListUsers", Sync((e, c, f, x) => List(x, f, "Users", e.Iam.ListUsers(c, f.Optional("PathPrefix")), u => User(x, u, "member"))));
         yield return A("DeleteUser", (e, c, f, x, ct) => e.Iam.DeleteUserAsync(c, f.Required("UserName"), ct));
         // groups
         yield return A("CreateGroup", async (e, c, f, x, ct) => Group(x, await e.Iam.CreateGroupAsync(c, f.Required("GroupName"), f.Optional("Path"), ct).ConfigureAwait(false)));
@@ -35,10 +35,10 @@ public sealed partial class QueryEndpoint
         {
             var (group, users) = e.Iam.GetGroup(c, f.Required("GroupName"));
             Group(x, group);
-            List(x, "Users", users, u => User(x, u, "member"));
+            List(x, f, "Users", users, u => User(x, u, "member"));
         }));
-        yield return A("ListGroups", Sync((e, c, f, x) => List(x, "Groups", e.Iam.ListGroups(c, f.Optional("PathPrefix")), g => Group(x, g, "member"))));
-        yield return A("ListGroupsForUser", Sync((e, c, f, x) => List(x, "Groups", e.Iam.ListGroupsForUser(c, f.Required("UserName")), g => Group(x, g, "member"))));
+        yield return A("ListGroups", Sync((e, c, f, x) => List(x, f, "Groups", e.Iam.ListGroups(c, f.Optional("PathPrefix")), g => Group(x, g, "member"))));
+        yield return A("ListGroupsForUser", Sync((e, c, f, x) => List(x, f, "Groups", e.Iam.ListGroupsForUser(c, f.Required("UserName")), g => Group(x, g, "member"))));
         yield return A("DeleteGroup", (e, c, f, x, ct) => e.Iam.DeleteGroupAsync(c, f.Required("GroupName"), ct));
         yield return A("AddUserToGroup", (e, c, f, x, ct) => e.Iam.AddUserToGroupAsync(c, f.Required("GroupName"), f.Required("UserName"), ct));
         yield return A("RemoveUserFromGroup", (e, c, f, x, ct) => e.Iam.RemoveUserFromGroupAsync(c, f.Required("GroupName"), f.Required("UserName"), ct));
@@ -46,7 +46,7 @@ public sealed partial class QueryEndpoint
         yield return A("CreateRole", async (e, c, f, x, ct) => Role(x, await e.Iam.CreateRoleAsync(c, f.Required("RoleName"), f.Optional("Path"),
             f.Required("AssumeRolePolicyDocument"), f.Optional("Description"), f.Int("MaxSessionDuration"), f.Tags(), ct).ConfigureAwait(false)));
         yield return A("GetRole", Sync((e, c, f, x) => Role(x, e.Iam.GetRole(c, f.Required("RoleName")))));
-        yield return A("ListRoles", Sync((e, c, f, x) => List(x, "Roles", e.Iam.ListRoles(c, f.Optional("PathPrefix")), r => Role(x, r, "member"))));
+        yield return A("ListRoles", Sync((e, c, f, x) => List(x, f, "Roles", e.Iam.ListRoles(c, f.Optional("PathPrefix")), r => Role(x, r, "member"))));
         yield return A("UpdateAssumeRolePolicy", (e, c, f, x, ct) => e.Iam.UpdateAssumeRolePolicyAsync(c, f.Required("RoleName"), f.Required("PolicyDocument"), ct));
         yield return A("DeleteRole", (e, c, f, x, ct) => e.Iam.DeleteRoleAsync(c, f.Required("RoleName"), ct));
         // access keys
@@ -64,7 +64,7 @@ public sealed partial class QueryEndpoint
         yield return A("ListAccessKeys", async (e, c, f, x, ct) =>
         {
             var (user, keys) = await e.Iam.ListAccessKeysAsync(c, f.Optional("UserName"), ct).ConfigureAwait(false);
-            List(x, "AccessKeyMetadata", keys, k =>
+            List(x, f, "AccessKeyMetadata", keys, k =>
             {
                 x.WriteStartElement("member");
                 x.WriteElementString("UserName", user);
@@ -80,7 +80,7 @@ public sealed partial class QueryEndpoint
         yield return A("CreatePolicy", async (e, c, f, x, ct) => ManagedPolicy(e, x, await e.Iam.CreatePolicyAsync(c, f.Required("PolicyName"), f.Optional("Path"),
             f.Required("PolicyDocument"), f.Optional("Description"), ct).ConfigureAwait(false)));
         yield return A("GetPolicy", Sync((e, c, f, x) => ManagedPolicy(e, x, e.Iam.GetPolicy(c, f.Required("PolicyArn")))));
-        yield return A("ListPolicies", Sync((e, c, f, x) => List(x, "Policies",
+        yield return A("ListPolicies", Sync((e, c, f, x) => List(x, f, "Policies",
             e.Iam.ListPolicies(c, f.Optional("Scope"), f.Bool("OnlyAttached"), f.Optional("PathPrefix")), p => ManagedPolicy(e, x, p, "member"))));
         yield return A("DeletePolicy", (e, c, f, x, ct) => e.Iam.DeletePolicyAsync(c, f.Required("PolicyArn"), ct));
         yield return A("CreatePolicyVersion", async (e, c, f, x, ct) =>
@@ -97,7 +97,7 @@ public sealed partial class QueryEndpoint
         yield return A("ListPolicyVersions", Sync((e, c, f, x) =>
         {
             var p = e.Iam.ListPolicyVersions(c, f.Required("PolicyArn"));
-            List(x, "Versions", p.Versions.AsEnumerable().Reverse().ToList(), v => Version(x, v, p.DefaultVersionId == v.VersionId, withDocument: false, "member"));
+            List(x, f, "Versions", p.Versions.AsEnumerable().Reverse().ToList(), v => Version(x, v, p.DefaultVersionId == v.VersionId, withDocument: false, "member"));
         }));
         yield return A("SetDefaultPolicyVersion", (e, c, f, x, ct) => e.Iam.SetDefaultPolicyVersionAsync(c, f.Required("PolicyArn"), f.Required("VersionId"), ct));
         yield return A("DeletePolicyVersion", (e, c, f, x, ct) => e.Iam.DeletePolicyVersionAsync(c, f.Required("PolicyArn"), f.Required("VersionId"), ct));
@@ -107,7 +107,7 @@ public sealed partial class QueryEndpoint
             var nameParam = title + "Name";
             yield return A($"Attach{title}Policy", (e, c, f, x, ct) => e.Iam.AttachPolicyAsync(c, kind, f.Required(nameParam), f.Required("PolicyArn"), ct));
             yield return A($"Detach{title}Policy", (e, c, f, x, ct) => e.Iam.DetachPolicyAsync(c, kind, f.Required(nameParam), f.Required("PolicyArn"), ct));
-            yield return A($"ListAttached{title}Policies", Sync((e, c, f, x) => List(x, "AttachedPolicies", e.Iam.ListAttachedPolicies(c, kind, f.Required(nameParam)), p =>
+            yield return A($"ListAttached{title}Policies", Sync((e, c, f, x) => List(x, f, "AttachedPolicies", e.Iam.ListAttachedPolicies(c, kind, f.Required(nameParam)), p =>
             {
                 x.WriteStartElement("member");
                 x.WriteElementString("PolicyName", p.PolicyName);
@@ -124,14 +124,14 @@ public sealed partial class QueryEndpoint
                 x.WriteElementString("PolicyName", policyName);
                 x.WriteElementString("PolicyDocument", Uri.EscapeDataString(doc));
             }));
-            yield return A($"List{title}Policies", Sync((e, c, f, x) => List(x, "PolicyNames", e.Iam.ListInlinePolicies(c, kind, f.Required(nameParam)),
+            yield return A($"List{title}Policies", Sync((e, c, f, x) => List(x, f, "PolicyNames", e.Iam.ListInlinePolicies(c, kind, f.Required(nameParam)),
                 n => x.WriteElementString("member", n))));
             yield return A($"Delete{title}Policy", (e, c, f, x, ct) => e.Iam.DeleteInlinePolicyAsync(c, kind, f.Required(nameParam), f.Required("PolicyName"), ct));
         }
         yield return A("SimulatePrincipalPolicy", Sync((e, c, f, x) =>
         {
             var results = e.Iam.SimulatePrincipalPolicy(c, f.Required("PolicySourceArn"), f.List("ActionNames"), f.List("ResourceArns"), f.ContextEntries());
-            List(x, "EvaluationResults", results, r =>
+            List(x, f, "EvaluationResults", results, r =>
             {
                 x.WriteStartElement("member");
                 x.WriteElementString("EvalActionName", r.Action);
@@ -188,12 +188,49 @@ public sealed partial class QueryEndpoint
 
     private static string Date(DateTimeOffset d) => d.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    private static void List<T>(XmlWriter x, string element, IReadOnlyCollection<T> items, Action<T> write)
+    /// <summary>
+    /// Writes one page of a list, as IAM pages: <c>MaxItems</c> (1–1000, default 100) items from the position
+    /// <c>Marker</c> names; when more remain, <c>IsTruncated</c> is true and <c>Marker</c> is the value to send for
+    /// the next page. Lists are in a stable order (by name), so a marker is the position it continues from.
+    /// </summary>
+    private static void List<T>(XmlWriter x, QueryRequest f, string element, IReadOnlyCollection<T> items, Action<T> write)
     {
+        var (start, count) = Page(f, items.Count);
         x.WriteStartElement(element);
-        foreach (var item in items) write(item);
+        foreach (var item in items.Skip(start).Take(count)) write(item);
         x.WriteEndElement();
-        x.WriteElementString("IsTruncated", "false");
+        var next = start + count;
+        x.WriteElementString("IsTruncated", next < items.Count ? "true" : "false");
+        if (next < items.Count) x.WriteElementString("Marker", MarkerOf(next));
+    }
+
+    private const string MarkerPrefix = "coffer-page-v1:";
+
+    private static string MarkerOf(int position) =>
+        Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes(MarkerPrefix + position.ToString(CultureInfo.InvariantCulture)));
+
+    private static (int Start, int Count) Page(QueryRequest f, int total)
+    {
+        var maxItems = f.Int("MaxItems") ?? 100;
+        if (maxItems is < 1 or > 1000)
+            throw IamErrors.Validation($"1 validation error detected: Value '{maxItems}' at 'maxItems' failed to satisfy constraint: Member must have value {(maxItems < 1 ? "greater than or equal to 1" : "less than or equal to 1000")}");
+        var marker = f.Optional("Marker");
+        if (marker is null) return (0, Math.Min(maxItems, total));
+        int start;
+        try
+        {
+            var text = System.Text.Encoding.ASCII.GetString(Convert.FromBase64String(marker));
+            if (!text.StartsWith(MarkerPrefix, StringComparison.Ordinal) ||
+                !int.TryParse(text.AsSpan(MarkerPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out start))
+                throw new FormatException();
+        }
+        catch (FormatException)
+        {
+            throw IamErrors.Validation("Invalid Marker: send the Marker of the previous page's answer unchanged.");
+        }
+        // A marker past the end (the list shrank since) gives an empty last page.
+        start = Math.Min(start, total);
+        return (start, Math.Min(maxItems, total - start));
     }
 
     private static void Tags(XmlWriter x, IReadOnlyDictionary<string, string> tags)

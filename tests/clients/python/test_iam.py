@@ -294,6 +294,31 @@ class Boto3Flows(unittest.TestCase):
         self.assertEqual(self.iam.list_roles(PathPrefix="/")["IsTruncated"], False)
         self.assertEqual(error_code(lambda: self.iam.get_role(RoleName=self.name))[0], "NoSuchEntity")
 
+    def test_lists_page_with_max_items_and_marker(self):
+        # IAM pages: MaxItems (1-1000, default 100), IsTruncated and an opaque Marker; boto3's paginator follows it.
+        path = f"/{self.name}/"
+        names = sorted(f"{self.name}-{i:02d}" for i in range(7))
+        for n in names:
+            self.iam.create_user(UserName=n, Path=path)
+        try:
+            first = self.iam.list_users(PathPrefix=path, MaxItems=3)
+            self.assertEqual([u["UserName"] for u in first["Users"]], names[:3])
+            self.assertTrue(first["IsTruncated"])
+            second = self.iam.list_users(PathPrefix=path, MaxItems=3, Marker=first["Marker"])
+            self.assertEqual([u["UserName"] for u in second["Users"]], names[3:6])
+            paged = [u["UserName"] for page in self.iam.get_paginator("list_users").paginate(
+                PathPrefix=path, PaginationConfig={"PageSize": 2}) for u in page["Users"]]
+            self.assertEqual(paged, names)
+            whole = self.iam.list_users(PathPrefix=path)
+            self.assertEqual((len(whole["Users"]), whole["IsTruncated"], "Marker" in whole), (7, False, False))
+            # (MaxItems=0 never leaves botocore, which checks the minimum itself.)
+            for bad in (lambda: self.iam.list_users(MaxItems=1001),
+                        lambda: self.iam.list_users(Marker="not-a-marker")):
+                self.assertEqual(error_code(bad)[0], "ValidationError")
+        finally:
+            for n in names:
+                self.iam.delete_user(UserName=n)
+
     def test_groups_managed_policy_versions_and_simulation(self):
         user = self.iam.create_user(UserName=self.name)["User"]
         self.iam.create_group(GroupName=self.name)
