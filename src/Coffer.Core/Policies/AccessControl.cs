@@ -91,7 +91,11 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
     internal PrincipalPolicies PoliciesOf(Principal caller)
     {
         var generation = directory.Generation;
-        var key = caller.RoleArn ?? caller.Arn;
+        // A role session is keyed by its role's unique id (AROA…) as well as the ARN: a session of a role that was
+        // deleted and created again under the same name must not get the new role's policies.
+        var key = caller.Kind == PrincipalKind.AssumedRole && caller.RoleArn is { } sessionRole
+            ? sessionRole + "#" + RoleIdOf(caller)
+            : caller.Arn;
         if (_cache.TryGetValue(key, out var hit) && hit.Generation == generation && !caller.IsAdministrator) return hit;
         PrincipalPolicies built;
         if (caller.IsAdministrator)
@@ -103,7 +107,7 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
         if (caller.Kind == PrincipalKind.AssumedRole && caller.RoleArn is { } roleArn)
         {
             var role = directory.FindRole(roleArn[(roleArn.LastIndexOf('/') + 1)..]);
-            built = role is null || role.Arn != roleArn
+            built = role is null || role.Arn != roleArn || role.RoleId != RoleIdOf(caller)
                 ? new PrincipalPolicies(generation, [], new Dictionary<string, string>(), caller.UserId)
                 : new PrincipalPolicies(generation, directory.PoliciesOfRole(role), role.Tags, caller.UserId);
         }
@@ -117,6 +121,13 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
         if (_cache.Count > 10_000) _cache.Clear();
         _cache[key] = built;
         return built;
+    }
+
+    /// <summary>The unique id of the role a session was issued for: its aws:userid is "AROA…:session-name".</summary>
+    private static string RoleIdOf(Principal session)
+    {
+        var colon = session.UserId.IndexOf(':');
+        return colon < 0 ? session.UserId : session.UserId[..colon];
     }
 
     /// <summary>The global condition keys, computed only when a condition asks; anything else from the service's keys.</summary>

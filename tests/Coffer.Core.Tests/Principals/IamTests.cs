@@ -235,6 +235,31 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_session_of_a_deleted_role_gets_nothing_from_a_new_role_of_the_same_name()
+    {
+        var ctx = As(Admin);
+        var trust = Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}""");
+        var read = Doc("""{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*"}""");
+        var role = await _iam.CreateRoleAsync(ctx, "reborn", null, trust, null, null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "role", "reborn", "read", read, default);
+        var c = _iam.AssumeRole(ctx, role.Arn, "s1", null, null).Credentials;
+        var old = _keys.FindSession(c.AccessKeyId, c.SessionToken)!.Principal;
+        Assert.True(_access.Evaluate(As(old), "secretsmanager:ListSecrets", "*").IsAllowed);
+
+        await _iam.DeleteInlinePolicyAsync(ctx, "role", "reborn", "read", default);
+        await _iam.DeleteRoleAsync(ctx, "reborn", default);
+        var again = await _iam.CreateRoleAsync(ctx, "reborn", null, trust, null, null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "role", "reborn", "read", read, default);
+        Assert.Equal(role.Arn, again.Arn);
+        Assert.NotEqual(role.RoleId, again.RoleId);
+
+        // The old session names the old role's unique id: the new role's policies are not its policies.
+        Assert.Equal(Decision.ImplicitDeny, _access.Evaluate(As(old), "secretsmanager:ListSecrets", "*").Decision);
+        var fresh = _iam.AssumeRole(ctx, again.Arn, "s2", null, null).Credentials;
+        Assert.True(_access.Evaluate(As(_keys.FindSession(fresh.AccessKeyId, fresh.SessionToken)!.Principal), "secretsmanager:ListSecrets", "*").IsAllowed);
+    }
+
+    [Fact]
     public async Task Simulation_context_entries_override_the_request_keys()
     {
         var ctx = As(Admin);   // the request comes from 10.0.0.1
