@@ -87,8 +87,10 @@ public static class AuditOutcomes
     {
         null => AuditOutcome.Success,
         "AccessDeniedException" or "AccessDenied" => AuditOutcome.Denied,
+        // The JSON protocols' codes, then the AWS Query (IAM, STS) spellings of the same rejections.
         "MissingAuthenticationTokenException" or "IncompleteSignatureException" or "UnrecognizedClientException"
-            or "InvalidSignatureException" or "SignatureDoesNotMatch" or "InvalidClientTokenId" or "ExpiredTokenException" => AuditOutcome.Unauthenticated,
+            or "InvalidSignatureException" or "ExpiredTokenException"
+            or "MissingAuthenticationToken" or "IncompleteSignature" or "SignatureDoesNotMatch" or "InvalidClientTokenId" or "ExpiredToken" => AuditOutcome.Unauthenticated,
         _ => AuditOutcome.Failed,
     };
 

@@ -39,6 +39,30 @@ public sealed class AlertRulesTests
         Assert.Equal("access-key:AKIAEVIL", Assert.Single(alerts).Principal);
     }
 
+    [Theory]
+    [InlineData("MissingAuthenticationToken")]
+    [InlineData("IncompleteSignature")]
+    [InlineData("ExpiredToken")]
+    [InlineData("InvalidClientTokenId")]
+    [InlineData("SignatureDoesNotMatch")]
+    public void Query_protocol_rejections_at_authentication_are_unauthenticated(string code)
+    {
+        // IAM and STS answer these AWS Query codes (no "Exception" suffix); `coffer audit --outcome unauthenticated`
+        // and the denial-burst rule must see them as the JSON endpoint's rejections.
+        Assert.Equal(AuditOutcome.Unauthenticated, AuditOutcomes.Of(code));
+        var stream = new AlertStream();
+        var alerts = new List<Alert>();
+        stream.Subscribe(alerts.Add);
+        var rules = new AlertRules(stream, new AlertRuleOptions { DenialThreshold = 3 }, TimeProvider.System);
+        for (var i = 0; i < 3; i++)
+            rules.Observe(new AuditEvent
+            {
+                EventTime = DateTimeOffset.UtcNow, EventSource = "iam.amazonaws.com", EventName = "ListUsers", AwsRegion = "us-east-1",
+                UserIdentity = AuditIdentity.Unauthenticated("AKIAEVIL"), RequestId = "r", ReadOnly = true, ErrorCode = code,
+            });
+        Assert.Equal("access-key:AKIAEVIL", Assert.Single(alerts).Principal);
+    }
+
     [Fact]
     public void A_read_rate_far_above_the_trailing_rate_alerts()
     {
