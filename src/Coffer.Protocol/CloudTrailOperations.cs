@@ -51,7 +51,7 @@ internal static class CloudTrailOperations
                 "ReadOnly" => query with { ReadOnly = string.Equals(value, "true", StringComparison.OrdinalIgnoreCase) },
                 "Username" => query with { Principal = value },
                 "ResourceName" => query with { Secret = value },
-                "ResourceType" => value == AuditResource.SecretType ? query : query with { EventId = "\0none" },
+                "ResourceType" => query with { ResourceType = value },
                 "EventSource" => query with { EventSource = value },
                 "AccessKeyId" => query with { AccessKeyId = value },
                 _ => throw new ServiceException("InvalidLookupAttributesException", "The lookup attribute key is not valid."),
@@ -88,7 +88,9 @@ internal static class CloudTrailOperations
         EventTime = r.EventTime,
         EventSource = r.EventSource,
         Username = r.UserName,
-        Resources = r.Resource is null ? [] : [new LookupResource { ResourceType = AuditResource.SecretType, ResourceName = r.Resource }],
+        // Every resource with its own type (a role for AssumeRole, a function for Lambda, several secrets for
+        // BatchGetSecretValue), as the record names them.
+        Resources = [.. AuditJson.ReadResources(r.EventJson).Select(x => new LookupResource { ResourceType = x.Type, ResourceName = x.Arn })],
         CloudTrailEvent = Encoding.UTF8.GetString(r.EventJson),
     };
 }

@@ -36,6 +36,39 @@ public static class AuditJson
         }
     }
 
+    /// <summary>The (ARN, type) of every entry of a record's <c>resources</c>, in order; none when it has none.</summary>
+    public static IReadOnlyList<(string Arn, string? Type)> ReadResources(ReadOnlySpan<byte> eventJson)
+    {
+        var reader = new Utf8JsonReader(eventJson);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return [];
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isResources = reader.ValueTextEquals("resources"u8);
+            reader.Read();
+            if (!isResources || reader.TokenType != JsonTokenType.StartArray)
+            {
+                reader.Skip();
+                continue;
+            }
+            var list = new List<(string, string?)>();
+            while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                string? arn = null, type = null;
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var member = reader.ValueTextEquals("ARN"u8) ? 1 : reader.ValueTextEquals("type"u8) ? 2 : 0;
+                    reader.Read();
+                    if (member == 1 && reader.TokenType == JsonTokenType.String) arn = reader.GetString();
+                    else if (member == 2 && reader.TokenType == JsonTokenType.String) type = reader.GetString();
+                    else reader.Skip();
+                }
+                if (arn is not null) list.Add((arn, type));
+            }
+            return list;
+        }
+        return [];
+    }
+
     private static void Write(Utf8JsonWriter w, AuditEvent e)
     {
         {

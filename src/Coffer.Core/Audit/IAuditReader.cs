@@ -7,8 +7,10 @@ public sealed record AuditQuery
     public DateTimeOffset? To { get; init; }
     /// <summary>A user name or principal ARN.</summary>
     public string? Principal { get; init; }
-    /// <summary>A secret ARN or name.</summary>
+    /// <summary>A secret ARN or name; matches a record when any of its resources is that secret.</summary>
     public string? Secret { get; init; }
+    /// <summary>A CloudTrail resource type (<c>AWS::SecretsManager::Secret</c>, <c>AWS::IAM::Role</c>…); matches a record when any of its resources has it.</summary>
+    public string? ResourceType { get; init; }
     public string? EventName { get; init; }
     public string? EventId { get; init; }
     public string? EventSource { get; init; }

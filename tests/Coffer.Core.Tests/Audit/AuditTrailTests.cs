@@ -237,6 +237,38 @@ public sealed class AuditTrailTests
         Assert.Equal([1L], (await store.QueryAsync(new AuditQuery { BeforeSeq = 2 }, default)).Select(r => r.Seq));
     }
 
+    [Fact]
+    public async Task Query_matches_every_resource_of_a_record_and_its_type()
+    {
+        await using var f = new AuditFixture();
+        var trail = f.Trail([new SqliteAuditSink(f.DatabasePath)]);
+        const string db = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-abcdef";
+        const string other = "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-ghijkl";
+        static AuditEvent With(string name, params AuditResource[] resources) => new()
+        {
+            EventTime = DateTimeOffset.UtcNow, EventSource = "secretsmanager.amazonaws.com", EventName = name, AwsRegion = "us-east-1",
+            UserIdentity = AuditIdentity.Of(AuditFixture.Alice), RequestId = Guid.NewGuid().ToString(), ReadOnly = AuditFields.IsReadOnly(name),
+            Resources = resources,
+        };
+        await trail.RecordAsync(With("BatchGetSecretValue", new AuditResource(db, "123456789012"), new AuditResource(other, "123456789012")));
+        await trail.RecordAsync(With("AssumeRole", new AuditResource("arn:aws:iam::123456789012:role/r1", "123456789012", "AWS::IAM::Role")));
+        await trail.RecordAsync(AuditFixture.Event("ListSecrets", resource: null));
+        await trail.DisposeAsync();
+        using var store = new SqliteAuditSink(f.DatabasePath);
+
+        // The second secret of a BatchGetSecretValue, by name and by ARN.
+        Assert.Equal([1L], (await store.QueryAsync(new AuditQuery { Secret = "other" }, default)).Select(r => r.Seq));
+        Assert.Equal([1L], (await store.QueryAsync(new AuditQuery { Secret = other }, default)).Select(r => r.Seq));
+        // Only records with a resource of that type: not the role's, not ListSecrets (no resource at all).
+        Assert.Equal([1L], (await store.QueryAsync(new AuditQuery { ResourceType = AuditResource.SecretType }, default)).Select(r => r.Seq));
+        Assert.Equal([2L], (await store.QueryAsync(new AuditQuery { ResourceType = "AWS::IAM::Role" }, default)).Select(r => r.Seq));
+        Assert.Empty(await store.QueryAsync(new AuditQuery { ResourceType = "AWS::Lambda::Function" }, default));
+
+        var resources = AuditJson.ReadResources(store.ReadAll().Single(r => r.Seq == 2).EventJson);
+        Assert.Equal([("arn:aws:iam::123456789012:role/r1", (string?)"AWS::IAM::Role")], resources);
+        Assert.Empty(AuditJson.ReadResources(store.ReadAll().Single(r => r.Seq == 3).EventJson));
+    }
+
     private static AuditVerifyReport VerifyFile(string path, AuditFixture f)
     {
         var lines = File.ReadLines(path).Select(AuditLines.Parse).Where(l => l is not null).ToList();

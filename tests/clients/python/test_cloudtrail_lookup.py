@@ -103,6 +103,43 @@ class LookupEventsTests(coffer_harness.ServerTestCase):
             ct.lookup_events(MaxResults=51)
         self.assertEqual("InvalidMaxResultsException", raised.exception.response["Error"]["Code"])
 
+    def test_resources_carry_their_own_type_and_every_secret_is_found(self):
+        import boto3
+        ct = self.cloudtrail()
+
+        def client(service):
+            return boto3.client(service, endpoint_url=self.server.endpoint, region_name=coffer_harness.DEFAULT_REGION,
+                                aws_access_key_id=coffer_harness.DEV_ACCESS_KEY_ID,
+                                aws_secret_access_key=coffer_harness.DEV_SECRET_ACCESS_KEY)
+
+        # AssumeRole names a role: LookupEvents must say AWS::IAM::Role, and ResourceType finds it.
+        iam, sts = client("iam"), client("sts")
+        account = sts.get_caller_identity()["Account"]
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                                                                     "Action": "sts:AssumeRole"}]})
+        role = iam.create_role(RoleName=coffer_harness.unique("ctrole"), AssumeRolePolicyDocument=trust)["Role"]
+        assumed = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="lookup")
+        request_id = assumed["ResponseMetadata"]["RequestId"]
+        roles = ct.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceType", "AttributeValue": "AWS::IAM::Role"}])["Events"]
+        event = [e for e in roles if json.loads(e["CloudTrailEvent"])["requestID"] == request_id]
+        self.assertEqual(1, len(event), roles)
+        self.assertEqual([{"ResourceType": "AWS::IAM::Role", "ResourceName": role["Arn"]}], event[0]["Resources"])
+
+        # ResourceType AWS::SecretsManager::Secret lists only events that name a secret.
+        secrets = ct.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceType", "AttributeValue": "AWS::SecretsManager::Secret"}])["Events"]
+        self.assertTrue(secrets)
+        for e in secrets:
+            self.assertIn("AWS::SecretsManager::Secret", [r["ResourceType"] for r in e["Resources"]], e)
+
+        # BatchGetSecretValue of two secrets: both are its resources, and either finds it.
+        first, second = self.create("batch1", SecretString="a"), self.create("batch2", SecretString="b")
+        batch = self.sm.batch_get_secret_value(SecretIdList=[first["Name"], second["Name"]])
+        for wanted in (second["Name"], second["ARN"], first["Name"]):
+            found = ct.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": wanted}])["Events"]
+            event = [e for e in found if json.loads(e["CloudTrailEvent"])["requestID"] == batch["ResponseMetadata"]["RequestId"]]
+            self.assertEqual(1, len(event), (wanted, found))
+            self.assertEqual({first["ARN"], second["ARN"]}, {r["ResourceName"] for r in event[0]["Resources"]})
+
 
 if __name__ == "__main__":
     unittest.main()
