@@ -161,7 +161,7 @@ internal static class AuditCommand
     private static bool Matches(AuditRecord r, AuditQuery q) =>
         (q.From is null || r.EventTime >= q.From) && (q.To is null || r.EventTime <= q.To) &&
         (q.Principal is null || r.UserName == q.Principal || r.PrincipalArn == q.Principal) &&
-        (q.Secret is null || r.Resource == q.Secret || (r.Resource?.Contains(":secret:" + q.Secret + "-", StringComparison.Ordinal) ?? false)) &&
+        (q.Secret is null || AuditJson.ReadResources(r.EventJson).Any(x => AuditQuery.NamesSecret(x.Arn, q.Secret))) &&
         (q.EventName is null || r.EventName == q.EventName) && (q.Outcome is null || r.Outcome == q.Outcome);
 
     private static void PrintTable(IReadOnlyList<AuditRecord> records)

@@ -20,6 +20,16 @@ public sealed record AuditQuery
     /// <summary>Only records with a sequence number below this one (paging, newest first).</summary>
     public long? BeforeSeq { get; init; }
     public int Limit { get; init; } = 50;
+
+    /// <summary>
+    /// Whether a record's resource (an ARN, or the id a failed call gave) is the secret <paramref name="secret"/>
+    /// names: the same text, or an ARN whose name is <paramref name="secret"/> followed by "-" and the six random
+    /// characters. "prod/db" is not "prod/db-test".
+    /// </summary>
+    public static bool NamesSecret(string resource, string secret) =>
+        resource == secret ||
+        (resource.Length >= secret.Length + 15 && resource[^7] == '-' &&
+         resource.AsSpan(0, resource.Length - 7).EndsWith(":secret:" + secret, StringComparison.Ordinal));
 }
 
 /// <summary>A sink that can be read back: the store. Results are newest first.</summary>

@@ -269,6 +269,16 @@ public sealed class AuditTrailTests
         Assert.Empty(AuditJson.ReadResources(store.ReadAll().Single(r => r.Seq == 3).EventJson));
     }
 
+    [Theory]
+    [InlineData("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf", "prod/db", true)]
+    [InlineData("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf", "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf", true)]
+    [InlineData("prod/db", "prod/db", true)]
+    [InlineData("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-test-AbCdEf", "prod/db", false)]
+    [InlineData("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf", "db", false)]
+    [InlineData("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf", "prod", false)]
+    public void A_secret_name_matches_its_own_arn_only(string resource, string secret, bool expected) =>
+        Assert.Equal(expected, AuditQuery.NamesSecret(resource, secret));
+
     private static AuditVerifyReport VerifyFile(string path, AuditFixture f)
     {
         var lines = File.ReadLines(path).Select(AuditLines.Parse).Where(l => l is not null).ToList();

@@ -144,6 +144,38 @@ public sealed class AuditEndToEndTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Coffer_audit_secret_filter_is_exact_in_the_store_and_in_a_file_sink()
+    {
+        var options = new CofferServerOptions { Name = "audit-secret-filter" };
+        var auditFile = Path.Combine(Path.GetTempPath(), $"coffer-audit-{Guid.NewGuid():N}.jsonl");
+        options.ExtraArguments.AddRange(["--audit-sink", "store", "--audit-sink", "file:" + auditFile]);
+        await using var server = await CofferProcess.StartAsync(options);
+        using var client = server.CreateClient();
+        try
+        {
+            // "app/db" must not list the calls on "app/db-test" (a name it is a prefix of), and must list the
+            // BatchGetSecretValue that read it second.
+            foreach (var name in new[] { "app/db", "app/db-test" })
+                (await client.CallAsync("CreateSecret", SecretsClient.Obj(("Name", name), ("SecretString", "v"), ("ClientRequestToken", Guid.NewGuid().ToString())))).EnsureSuccess();
+            (await client.CallAsync("GetSecretValue", SecretsClient.Obj(("SecretId", "app/db-test")))).EnsureSuccess();
+            (await client.CallAsync("BatchGetSecretValue", SecretsClient.Obj(("SecretIdList", new JsonArray("app/db-test", "app/db"))))).EnsureSuccess();
+
+            foreach (var source in new[] { new[] { "--data-dir", server.DataDirectory }, ["--file", auditFile, "--data-dir", server.DataDirectory] })
+            {
+                var run = await RunCofferAsync(server, ["audit", .. source, "--secret", "app/db", "--format", "json"]);
+                Assert.True(run.ExitCode == 0, run.Output);
+                var names = run.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(l => Str(JsonDocument.Parse(l).RootElement, "eventName")).ToList();
+                Assert.Equal(["BatchGetSecretValue", "CreateSecret"], names);
+            }
+        }
+        finally
+        {
+            File.Delete(auditFile);
+        }
+    }
+
+    [Fact]
     public async Task An_unwritable_sink_fails_calls_closed_and_service_resumes_without_restart()
     {
         var options = new CofferServerOptions { Name = "audit-failclosed" };
