@@ -36,6 +36,14 @@ internal static class CloudTrailOperations
             throw new ServiceException("InvalidMaxResultsException", "MaxResults must be between 1 and 50.");
         if (request.StartTime is { } s && request.EndTime is { } e && s > e)
             throw new ServiceException("InvalidTimeRangeException", "Start time must be equal to or less than end time.");
+        // EventCategory has one value, "insight": Insights events only, of which Coffer has none (the trail holds
+        // management events). Any other value is refused as CloudTrail does.
+        var insights = request.EventCategory switch
+        {
+            null => false,
+            "insight" => true,
+            _ => throw new ServiceException("InvalidEventCategoryException", "The event category is not valid."),
+        };
         var query = new AuditQuery { From = request.StartTime, To = request.EndTime, Limit = max };
         if (request.LookupAttributes is { Count: > 0 } attributes)
         {
@@ -60,7 +68,7 @@ internal static class CloudTrailOperations
         if (request.NextToken is { } token)
             query = query with { BeforeSeq = ParseToken(token) };
 
-        var records = services.AuditReader is { } reader
+        var records = services.AuditReader is { } reader && !insights
             ? await reader.QueryAsync(query, ct).ConfigureAwait(false)
             : [];
         var result = new LookupEventsResult

@@ -140,6 +140,18 @@ class LookupEventsTests(coffer_harness.ServerTestCase):
             self.assertEqual(1, len(event), (wanted, found))
             self.assertEqual({first["ARN"], second["ARN"]}, {r["ResourceName"] for r in event[0]["Resources"]})
 
+    def test_event_category_insight_has_no_management_events(self):
+        from botocore.exceptions import ClientError
+        self.create("insight")
+        ct = self.cloudtrail()
+        self.assertTrue(ct.lookup_events(MaxResults=5)["Events"])
+        # CloudTrail: EventCategory "insight" returns Insights events only; Coffer records none.
+        self.assertEqual([], ct.lookup_events(EventCategory="insight")["Events"])
+        with self.assertRaises(ClientError) as raised:
+            ct.lookup_events(EventCategory="management")
+        self.assertEqual("InvalidEventCategoryException", raised.exception.response["Error"]["Code"])
+        self.assertEqual(400, raised.exception.response["ResponseMetadata"]["HTTPStatusCode"])
+
 
 if __name__ == "__main__":
     unittest.main()
