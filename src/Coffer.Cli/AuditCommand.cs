@@ -153,7 +153,7 @@ internal static class AuditCommand
             var code = S(e, "errorCode");
             yield return new AuditRecord(line.Seq, line.PrevHash!, line.Hash!, json,
                 DateTimeOffset.Parse(S(e, "eventTime")!, CultureInfo.InvariantCulture), S(e, "eventID") ?? "", S(e, "eventSource") ?? "", S(e, "eventName") ?? "",
-                S(id, "userName"), S(id, "arn"), S(id, "accessKeyId"), resource, AuditOutcomes.Of(code), code,
+                AuditIdentity.LookupUserName(S(id, "type"), S(id, "userName"), S(id, "arn")), S(id, "arn"), S(id, "accessKeyId"), resource, AuditOutcomes.Of(code), code,
                 e.TryGetProperty("readOnly", out var ro) && ro.ValueKind == JsonValueKind.True, S(e, "sourceIPAddress"));
         }
     }

@@ -56,6 +56,14 @@ public sealed record AuditIdentity(
         : new(principal.Arn.EndsWith(":root", StringComparison.Ordinal) ? "Root" : "IAMUser",
             principal.UserId, principal.Arn, principal.AccountId, principal.AccessKeyId, principal.UserName);
 
+    /// <summary>
+    /// The name LookupEvents answers as <c>Username</c> and filters on (and <c>coffer audit --principal</c>): the
+    /// user's name, or for an assumed role its session name — the last segment of
+    /// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION — as CloudTrail does. The record itself has no userName then.
+    /// </summary>
+    public static string? LookupUserName(string? type, string? userName, string? arn) =>
+        userName ?? (type == "AssumedRole" && arn is { } a && a.LastIndexOf('/') is var slash and >= 0 && slash < a.Length - 1 ? a[(slash + 1)..] : null);
+
     /// <summary>A caller whose signature was not verified: only the access key id it claimed (if any) is known.</summary>
     public static AuditIdentity Unauthenticated(string? claimedAccessKeyId) =>
         new("Unknown", null, null, null, claimedAccessKeyId, null);

@@ -299,7 +299,7 @@ public sealed class AuditTrail : IAsyncDisposable
             seq++;
             var hash = AuditRecord.ComputeHash(head, seq, json);
             records.Add(new AuditRecord(seq, head, hash, json, e.EventTime, e.EventId, e.EventSource, e.EventName,
-                e.UserIdentity.UserName, e.UserIdentity.Arn, e.UserIdentity.AccessKeyId, e.Resources.Count > 0 ? e.Resources[0].Arn : null,
+                AuditIdentity.LookupUserName(e.UserIdentity.Type, e.UserIdentity.UserName, e.UserIdentity.Arn), e.UserIdentity.Arn, e.UserIdentity.AccessKeyId, e.Resources.Count > 0 ? e.Resources[0].Arn : null,
                 e.Outcome, e.ErrorCode, e.ReadOnly, e.SourceIPAddress));
             head = hash;
         }

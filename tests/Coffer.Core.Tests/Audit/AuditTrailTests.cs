@@ -1,4 +1,5 @@
 using Coffer.Core.Audit;
+using Coffer.Core.Principals;
 using Coffer.Storage.Sqlite;
 using Microsoft.Data.Sqlite;
 
@@ -278,6 +279,24 @@ public sealed class AuditTrailTests
     [InlineData("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf", "prod", false)]
     public void A_secret_name_matches_its_own_arn_only(string resource, string secret, bool expected) =>
         Assert.Equal(expected, AuditQuery.NamesSecret(resource, secret));
+
+    [Fact]
+    public async Task An_assumed_role_is_looked_up_by_its_session_name()
+    {
+        await using var f = new AuditFixture();
+        var trail = f.Trail([new SqliteAuditSink(f.DatabasePath)]);
+        var session = new Principal("arn:aws:sts::123456789012:assumed-role/deployer/ci-run-7", "123456789012", "AROADEPLOYER:ci-run-7",
+            "deployer", "ASIASESSION", false, PrincipalKind.AssumedRole, "arn:aws:iam::123456789012:role/deployer");
+        await trail.RecordAsync(AuditFixture.Event(who: session));
+        await trail.DisposeAsync();
+        using var store = new SqliteAuditSink(f.DatabasePath);
+        // CloudTrail's LookupEvents answers the session name as Username for AssumedRole callers (and finds them by it).
+        var found = Assert.Single(await store.QueryAsync(new AuditQuery { Principal = "ci-run-7" }, default));
+        Assert.Equal("ci-run-7", found.UserName);
+        Assert.Single(await store.QueryAsync(new AuditQuery { Principal = session.Arn }, default));
+        Assert.Null(AuditIdentity.LookupUserName("Unknown", null, null));
+        Assert.Equal("alice", AuditIdentity.LookupUserName("IAMUser", "alice", "arn:aws:iam::123456789012:user/alice"));
+    }
 
     private static AuditVerifyReport VerifyFile(string path, AuditFixture f)
     {

@@ -120,6 +120,18 @@ class LookupEventsTests(coffer_harness.ServerTestCase):
         role = iam.create_role(RoleName=coffer_harness.unique("ctrole"), AssumeRolePolicyDocument=trust)["Role"]
         assumed = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="lookup")
         request_id = assumed["ResponseMetadata"]["RequestId"]
+        # A call made with the role's session: Username is the session name, as in CloudTrail, and finds it.
+        creds = assumed["Credentials"]
+        as_role = boto3.client("secretsmanager", endpoint_url=self.server.endpoint, region_name=coffer_harness.DEFAULT_REGION,
+                               aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                               aws_session_token=creds["SessionToken"])
+        from botocore.exceptions import ClientError
+        with self.assertRaises(ClientError):
+            as_role.list_secrets()
+        by_session = ct.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "lookup"}])["Events"]
+        self.assertEqual(["ListSecrets"], [e["EventName"] for e in by_session])
+        self.assertEqual("lookup", by_session[0]["Username"])
+        self.assertEqual("AssumedRole", json.loads(by_session[0]["CloudTrailEvent"])["userIdentity"]["type"])
         roles = ct.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceType", "AttributeValue": "AWS::IAM::Role"}])["Events"]
         event = [e for e in roles if json.loads(e["CloudTrailEvent"])["requestID"] == request_id]
         self.assertEqual(1, len(event), roles)
