@@ -88,7 +88,7 @@ public static class CofferServer
             builder.Services.AddSingleton(data.Secrets);
             builder.Services.AddSingleton(new SigV4Verifier(data.AccessKeys, TimeProvider.System));
             builder.Services.AddSingleton(sp => new QueryEndpoint(data.Iam, sp.GetRequiredService<SigV4Verifier>(),
-                TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>(), audit.Trail));
+                TimeProvider.System, sp.GetRequiredService<ILogger<QueryEndpoint>>(), audit.Trail, audit.Metrics));
             // Functions (docs/functions.md): the runner is the IFunctionRunner of Lambda Invoke and of rotation.
             using var functions = ServerFunctions.Create(options, data, loggerFactory, data.Functions);
             if (functions is not null)

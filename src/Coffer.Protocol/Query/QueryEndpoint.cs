@@ -23,7 +23,8 @@ public sealed record QueryCallRecord(string RequestId, string Service, string Ac
 /// as &lt;ErrorResponse&gt;). Guards first, then SigV4 → action table → <see cref="IamService"/> → XML.
 /// Every call ends in <see cref="Complete"/>, the one place to audit Query calls (<see cref="Completed"/>).
 /// </summary>
-public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier, TimeProvider time, ILogger<QueryEndpoint> log, AuditTrail? audit = null)
+public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier, TimeProvider time, ILogger<QueryEndpoint> log, AuditTrail? audit = null,
+    IRequestMetrics? metrics = null)
 {
     private const string IamNamespace = "https://iam.amazonaws.com/doc/2010-05-08/";
     private const string StsNamespace = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -41,6 +42,7 @@ public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier
 
     public async Task HandleAsync(HttpContext http)
     {
+        var started = time.GetTimestamp();
         var requestId = RequestIds.New();
         var ct = http.RequestAborted;
         var service = ScopeService(http.Request.Headers.Authorization.ToString()) ?? "iam";
@@ -89,57 +91,61 @@ public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier
             var xmlText = output.ToString();
             if (audit is not null) await RecordAsync(http, requestId, service, action, context, form, xmlText, null, null).ConfigureAwait(false);
             await WriteAsync(http, 200, xmlText, requestId).ConfigureAwait(false);
-            Complete(http, requestId, service, action, context, 200, null);
+            Complete(http, started, requestId, service, action, context, 200, null);
         }
         catch (AuditRefusedException)
         {
             // Not recorded, so not served: only the 500 error, nothing of the call's own outcome.
-            await WriteInternalErrorAsync(http, service, action, context, requestId).ConfigureAwait(false);
+            await WriteInternalErrorAsync(http, started, service, action, context, requestId).ConfigureAwait(false);
         }
         catch (ServiceException e)
         {
             var (code, status) = Map(service, e.Code);
             if (recognised && audit is not null && !await TryRecordFailureAsync(http, requestId, service, action, context, form, code, e.Message).ConfigureAwait(false))
             {
-                await WriteInternalErrorAsync(http, service, action, context, requestId).ConfigureAwait(false);
+                await WriteInternalErrorAsync(http, started, service, action, context, requestId).ConfigureAwait(false);
                 return;
             }
             await WriteErrorAsync(http, service, code, status, e.Message, requestId).ConfigureAwait(false);
-            Complete(http, requestId, service, action, context, status, code);
+            Complete(http, started, requestId, service, action, context, status, code);
         }
         catch (BadHttpRequestException)
         {
             await WriteErrorAsync(http, service, "InvalidInput", 400, "The request body could not be read.", requestId).ConfigureAwait(false);
-            Complete(http, requestId, service, action, context, 400, "InvalidInput");
+            Complete(http, started, requestId, service, action, context, 400, "InvalidInput");
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             if (recognised && audit is not null)
                 await TryRecordFailureAsync(http, requestId, service, action, context, form, "ClientClosedRequest", "The client closed the connection.").ConfigureAwait(false);
-            Complete(http, requestId, service, action, context, 499, "ClientClosedRequest");
+            Complete(http, started, requestId, service, action, context, 499, "ClientClosedRequest");
         }
         catch (Exception e)
         {
             LogFailed(log, service, action, e.GetType().FullName ?? "?", requestId);
             if (recognised && audit is not null)
                 await TryRecordFailureAsync(http, requestId, service, action, context, form, InternalCode(service), "An internal error occurred.").ConfigureAwait(false);
-            await WriteInternalErrorAsync(http, service, action, context, requestId).ConfigureAwait(false);
+            await WriteInternalErrorAsync(http, started, service, action, context, requestId).ConfigureAwait(false);
         }
     }
 
     private static string InternalCode(string service) => service == "sts" ? "InternalFailure" : "ServiceFailure";
 
-    private async Task WriteInternalErrorAsync(HttpContext http, string service, string action, RequestContext? context, string requestId)
+    private async Task WriteInternalErrorAsync(HttpContext http, long started, string service, string action, RequestContext? context, string requestId)
     {
         var code = InternalCode(service);
         await WriteErrorAsync(http, service, code, 500, "An internal error occurred.", requestId).ConfigureAwait(false);
-        Complete(http, requestId, service, action, context, 500, code);
+        Complete(http, started, requestId, service, action, context, 500, code);
     }
 
     /// <summary>The one place where every Query call completes: log (action, status, code only) and audit hook.</summary>
-    private void Complete(HttpContext http, string requestId, string service, string action, RequestContext? context, int status, string? errorCode)
+    private void Complete(HttpContext http, long started, string requestId, string service, string action, RequestContext? context, int status, string? errorCode)
     {
         LogServed(log, service, action, status, errorCode ?? "-", requestId);
+        // coffer_requests_total counts the API calls of every service (docs/operations.md): the recognised IAM and
+        // STS actions too, with the Query code as outcome. Unknown actions are not API calls, as on the JSON endpoint.
+        if (metrics is not null && (service == "iam" ? IamActions : service == "sts" ? StsActions : null)?.ContainsKey(action) == true)
+            metrics.RequestServed(service, action, errorCode ?? "success", time.GetElapsedTime(started));
         try
         {
             Completed?.Invoke(new QueryCallRecord(requestId, service, action, context?.Caller.Arn, context?.Caller.AccessKeyId,

@@ -157,6 +157,31 @@ class IamStsAudit(unittest.TestCase):
         self.assertIn("Events", self.client("cloudtrail", allowed).lookup_events(MaxResults=1))
         self.assertIn("Events", self.client("cloudtrail").lookup_events(MaxResults=1))
 
+    def metric(self, text, service, action, outcome):
+        pattern = r'^coffer_requests_total\{service="%s",action="%s",outcome="%s"\} (\d+)' % (service, action, outcome)
+        m = re.search(pattern, text, re.M)
+        return int(m.group(1)) if m else 0
+
+    def test_iam_and_sts_calls_are_counted_in_metrics(self):
+        def scrape():
+            with urllib.request.urlopen(self.srv.endpoint + "/metrics", timeout=10) as r:
+                return r.read().decode()
+        before = scrape()
+        self.client("iam").list_users()
+        self.client("sts").get_caller_identity()
+        # An unsigned IAM call: rejected at authentication, and still an API call (as on the JSON endpoint).
+        unsigned = urllib.request.Request(self.srv.endpoint + "/", data=b"Action=ListUsers&Version=2010-05-08", method="POST",
+                                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        with self.assertRaises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(unsigned, timeout=10)
+        self.assertEqual(403, raised.exception.code)
+        after = scrape()
+        for service, action, outcome in (("iam", "ListUsers", "success"), ("sts", "GetCallerIdentity", "success"),
+                                         ("iam", "ListUsers", "MissingAuthenticationToken")):
+            self.assertEqual(self.metric(before, service, action, outcome) + 1, self.metric(after, service, action, outcome),
+                             (service, action, outcome))
+        self.assertIn('coffer_request_duration_seconds_count{service="sts",action="GetCallerIdentity"}', after)
+
     def changes(self, creds):
         request = AWSRequest(method="GET", url=self.srv.endpoint + "/coffer/changes")
         SigV4Auth(Credentials(creds["AccessKeyId"], creds["SecretAccessKey"]), "secretsmanager", REGION).add_auth(request)
