@@ -49,7 +49,10 @@ internal static class CloudTrailOperations
         {
             if (attributes.Count > 1)
                 throw new ServiceException("InvalidLookupAttributesException", "You cannot specify more than one lookup attribute.");
-            var (key, value) = (attributes[0].AttributeKey, attributes[0].AttributeValue);
+            // A JSON null entry ([null]) is no attribute: refused like a malformed one, not a NullReferenceException.
+            if (attributes[0] is not { } attribute)
+                throw new ServiceException("InvalidLookupAttributesException", "The lookup attribute is not valid.");
+            var (key, value) = (attribute.AttributeKey, attribute.AttributeValue);
             if (string.IsNullOrEmpty(value) || value.Length > 2000)
                 throw new ServiceException("InvalidLookupAttributesException", "The attribute value must be 1 to 2000 characters.");
             query = key switch

@@ -164,6 +164,23 @@ class LookupEventsTests(coffer_harness.ServerTestCase):
         self.assertEqual("InvalidEventCategoryException", raised.exception.response["Error"]["Code"])
         self.assertEqual(400, raised.exception.response["ResponseMetadata"]["HTTPStatusCode"])
 
+    def test_a_null_lookup_attribute_is_invalid_not_an_internal_error(self):
+        import urllib.error
+        import urllib.request
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        target = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
+        request = AWSRequest(method="POST", url=self.server.endpoint + "/", data=b'{"LookupAttributes":[null]}',
+                             headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target})
+        SigV4Auth(Credentials(coffer_harness.DEV_ACCESS_KEY_ID, coffer_harness.DEV_SECRET_ACCESS_KEY), "cloudtrail",
+                  coffer_harness.DEFAULT_REGION).add_auth(request)
+        with self.assertRaises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(urllib.request.Request(request.url, data=request.body, headers=dict(request.headers),
+                                                          method="POST"), timeout=30)
+        self.assertEqual(400, raised.exception.code)
+        self.assertEqual("InvalidLookupAttributesException", json.loads(raised.exception.read())["__type"])
+
 
 if __name__ == "__main__":
     unittest.main()
