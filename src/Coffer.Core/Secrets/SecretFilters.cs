@@ -30,7 +30,9 @@ public static partial class SecretFilters
                 throw Validation.Constraint(null, $"filters.{i + 1}.member.values", "Member must have length less than or equal to 10");
             for (var j = 0; j < f.Values.Count; j++)
             {
-                var v = f.Values[j] ?? "";
+                // A JSON null in Values ("Values":[null]) is refused here: Matches reads every value as a string.
+                if (f.Values[j] is not { } v)
+                    throw Validation.Constraint(null, $"filters.{i + 1}.member.values.{j + 1}.member", "Member must not be null");
                 if (v.Length > 512 || !ValuePattern().IsMatch(v))
                     throw Validation.Constraint(Validation.Truncate(v), $"filters.{i + 1}.member.values.{j + 1}.member",
                         "Member must satisfy regular expression pattern: ^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$");

@@ -60,5 +60,7 @@ public sealed class SecretFiltersTests
         Assert.Equal("ValidationException", Assert.Throws<ServiceException>(() => SecretFilters.Validate([new Filter("bogus", ["x"])])).Code);
         Assert.Equal("ValidationException", Assert.Throws<ServiceException>(() => SecretFilters.Validate([new Filter("name", ["a*"])])).Code);
         Assert.Equal("InvalidParameterException", Assert.Throws<ServiceException>(() => SecretFilters.Validate([new Filter("name", [])])).Code);
+        // "Values":[null] on the wire: a validation error, not a NullReferenceException (500) in Matches.
+        Assert.Equal("ValidationException", Assert.Throws<ServiceException>(() => SecretFilters.Validate([new Filter("name", ["a", null!])])).Code);
     }
 }
