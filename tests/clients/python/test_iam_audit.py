@@ -202,5 +202,43 @@ class IamStsAudit(unittest.TestCase):
         self.assertIn("Sequence", body)
 
 
+class RequestIdInLogScopes(unittest.TestCase):
+    """docs/operations.md: every log entry written while a request runs carries, in its scope, the request id the
+    client got (x-amzn-RequestId) — on the IAM/STS (Query) and Lambda endpoints as on the JSON endpoint."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = coffer_harness.CofferServer("log-scopes", extra_args=["--log-format", "json", "--log-level", "Debug"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def client(self, service):
+        return boto3.client(service, endpoint_url=self.srv.endpoint, region_name=REGION, config=NO_RETRY,
+                            aws_access_key_id=ADMIN["AccessKeyId"], aws_secret_access_key=ADMIN["SecretAccessKey"])
+
+    def test_query_and_lambda_entries_carry_the_client_request_id(self):
+        ids = {
+            "iam": self.client("iam").list_users()["ResponseMetadata"]["RequestId"],
+            "sts": self.client("sts").get_caller_identity()["ResponseMetadata"]["RequestId"],
+            "lambda": self.client("lambda").list_functions()["ResponseMetadata"]["RequestId"],
+            "secretsmanager": self.client("secretsmanager").list_secrets()["ResponseMetadata"]["RequestId"],
+        }
+        deadline = time.time() + 10
+        while True:
+            scoped = set()
+            for line in self.srv.log_text().splitlines():
+                if not line.startswith("{"):
+                    continue
+                entry = json.loads(line)
+                scoped.update(s.get("RequestId") for s in entry.get("Scopes", []) if isinstance(s, dict))
+            missing = {k: v for k, v in ids.items() if v not in scoped}
+            if not missing or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual({}, missing)
+
+
 if __name__ == "__main__":
     unittest.main()
