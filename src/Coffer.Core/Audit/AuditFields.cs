@@ -73,7 +73,7 @@ public static class AuditFields
 
     public static ActionFields For(string action) => SecretsManager.GetValueOrDefault(action, Unknown);
 
-    /// <summary>What was read from a request body: the filtered members, HMACs, and the addressed secret.</summary>
+    /// <summary>What was read from a request body: the filtered members, HMACs, and the addressed secret (SecretId, or CreateSecret's Name).</summary>
     public readonly record struct RequestView(byte[]? Parameters, Dictionary<string, string>? Hmacs, string? SecretId, string? VersionId, string? VersionStage);
 
     /// <summary>What was read from a response body: the filtered members and the secret ARNs and version it names.</summary>
@@ -116,7 +116,8 @@ public static class AuditFields
                 if (reader.TokenType == JsonTokenType.String)
                 {
                     var text = reader.GetString()!;
-                    if (name.SequenceEqual("SecretId")) secretId = text;
+                    // CreateSecret names its secret with Name: a failed or denied CreateSecret is still about it.
+                    if (name.SequenceEqual("SecretId") || name.SequenceEqual("Name")) secretId = text;
                     else if (name.SequenceEqual("VersionId")) versionId = text;
                     else if (name.SequenceEqual("VersionStage")) versionStage = text;
                     writer.WriteString(recordName, text);

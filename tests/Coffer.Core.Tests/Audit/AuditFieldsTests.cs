@@ -20,6 +20,8 @@ public sealed class AuditFieldsTests
         Assert.Contains("\"tags\":[{\"Key\":\"k\",\"Value\":\"v\"}]", parameters);
         Assert.Equal(Hash(Canary), view.Hmacs!["secretString"]);
         Assert.True(view.Hmacs.ContainsKey("secretBinary"));
+        // The secret a CreateSecret is about: its record names it even when the call fails (ResourceExists, AccessDenied).
+        Assert.Equal("db", view.SecretId);
     }
 
     [Fact]

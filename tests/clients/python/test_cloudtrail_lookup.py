@@ -181,6 +181,19 @@ class LookupEventsTests(coffer_harness.ServerTestCase):
         self.assertEqual(400, raised.exception.code)
         self.assertEqual("InvalidLookupAttributesException", json.loads(raised.exception.read())["__type"])
 
+    def test_a_failed_create_secret_is_found_by_the_name_it_gave(self):
+        from botocore.exceptions import ClientError
+        created = self.create("exists")
+        with self.assertRaises(ClientError) as raised:
+            self.sm.create_secret(Name=created["Name"], SecretString="x")
+        self.assertEqual("ResourceExistsException", raised.exception.response["Error"]["Code"])
+        request_id = raised.exception.response["ResponseMetadata"]["RequestId"]
+        found = self.cloudtrail().lookup_events(
+            LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": created["Name"]}])["Events"]
+        failed = [e for e in found if json.loads(e["CloudTrailEvent"])["requestID"] == request_id]
+        self.assertEqual(1, len(failed), found)
+        self.assertEqual([{"ResourceType": "AWS::SecretsManager::Secret", "ResourceName": created["Name"]}], failed[0]["Resources"])
+
 
 if __name__ == "__main__":
     unittest.main()
