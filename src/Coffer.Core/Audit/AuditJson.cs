@@ -36,8 +36,23 @@ public static class AuditJson
         }
     }
 
-    /// <summary>The (ARN, type) of every entry of a record's <c>resources</c>, in order; none when it has none.</summary>
+    /// <summary>
+    /// The (ARN, type) of every entry of a record's <c>resources</c>, in order; none when it has none, or when the
+    /// stored text is not JSON (an edited record: <c>coffer audit verify</c> reports it, reading must not fail).
+    /// </summary>
     public static IReadOnlyList<(string Arn, string? Type)> ReadResources(ReadOnlySpan<byte> eventJson)
+    {
+        try
+        {
+            return Resources(eventJson);
+        }
+        catch (JsonException)
+        {
+            return [];
+        }
+    }
+
+    private static List<(string Arn, string? Type)> Resources(ReadOnlySpan<byte> eventJson)
     {
         var reader = new Utf8JsonReader(eventJson);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return [];
@@ -50,7 +65,7 @@ public static class AuditJson
                 reader.Skip();
                 continue;
             }
-            var list = new List<(string, string?)>();
+            var list = new List<(string Arn, string? Type)>();
             while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
             {
                 string? arn = null, type = null;

@@ -198,12 +198,13 @@ public sealed class SqliteAuditSink : IAuditSink, IAuditReader
         if (query.To is { } to) Where("event_time_ms <= $to", "$to", to.ToUnixTimeMilliseconds());
         if (query.Principal is { } pr) Where("(user_name = $pr OR principal_arn = $pr)", "$pr", pr);
         // Every entry of the record's resources (BatchGetSecretValue names several), not only the first, which is
-        // all the resource column holds; the same rule as AuditQuery.NamesSecret.
+        // all the resource column holds; the same rule as AuditQuery.NamesSecret. json_valid first: an edited row
+        // that is no longer JSON is verify's finding, it must not make json_each fail the whole query.
         if (query.Secret is { } s)
-            Where("EXISTS (SELECT 1 FROM json_each(event_json, '$.resources') r WHERE json_extract(r.value, '$.ARN') = $s " +
+            Where("json_valid(event_json) AND EXISTS (SELECT 1 FROM json_each(event_json, '$.resources') r WHERE json_extract(r.value, '$.ARN') = $s " +
                   "OR json_extract(r.value, '$.ARN') GLOB '*:secret:' || $s || '-??????')", "$s", s);
         if (query.ResourceType is { } rt)
-            Where("EXISTS (SELECT 1 FROM json_each(event_json, '$.resources') r WHERE json_extract(r.value, '$.type') = $rt)", "$rt", rt);
+            Where("json_valid(event_json) AND EXISTS (SELECT 1 FROM json_each(event_json, '$.resources') r WHERE json_extract(r.value, '$.type') = $rt)", "$rt", rt);
         if (query.EventName is { } en) Where("event_name = $en", "$en", en);
         if (query.EventId is { } ei) Where("event_id = $ei", "$ei", ei);
         if (query.EventSource is { } es) Where("event_source = $es", "$es", es);

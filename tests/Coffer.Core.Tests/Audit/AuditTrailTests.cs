@@ -265,9 +265,19 @@ public sealed class AuditTrailTests
         Assert.Equal([2L], (await store.QueryAsync(new AuditQuery { ResourceType = "AWS::IAM::Role" }, default)).Select(r => r.Seq));
         Assert.Empty(await store.QueryAsync(new AuditQuery { ResourceType = "AWS::Lambda::Function" }, default));
 
+        // A row edited into something that is not JSON: verify's finding; filtering and reading go on.
+        using (var edit = new SqliteConnection($"Data Source={f.DatabasePath};Pooling=False"))
+        {
+            edit.Open();
+            using var c = edit.CreateCommand();
+            c.CommandText = "UPDATE audit_event SET event_json = '{\"resources\":[' WHERE seq = 3";
+            c.ExecuteNonQuery();
+        }
+        Assert.Equal([1L], (await store.QueryAsync(new AuditQuery { Secret = "other" }, default)).Select(r => r.Seq));
+        Assert.Empty(AuditJson.ReadResources(store.ReadAll().Single(r => r.Seq == 3).EventJson));
+
         var resources = AuditJson.ReadResources(store.ReadAll().Single(r => r.Seq == 2).EventJson);
         Assert.Equal([("arn:aws:iam::123456789012:role/r1", (string?)"AWS::IAM::Role")], resources);
-        Assert.Empty(AuditJson.ReadResources(store.ReadAll().Single(r => r.Seq == 3).EventJson));
     }
 
     [Theory]
