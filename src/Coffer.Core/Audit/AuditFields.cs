@@ -268,13 +268,42 @@ public static class AuditFields
         }
     }
 
+    /// <summary>
+    /// The members an allowed member's objects may carry (Tags, AddReplicaRegions, Filters, RotationRules,
+    /// LookupAttributes): the allow-list reaches inside them too, so an unknown member nested in an allowed one is
+    /// left out like an unknown top-level member. Names are kept as the caller wrote them.
+    /// </summary>
+    private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> NestedNames = new[]
+    {
+        "Key", "Value", "Values", "Region", "KmsKeyId", "AutomaticallyAfterDays", "Duration", "ScheduleExpression",
+        "AttributeKey", "AttributeValue",
+    }.ToFrozenSet(StringComparer.Ordinal).GetAlternateLookup<ReadOnlySpan<char>>();
+
     private static void CopyValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> body, Utf8JsonWriter writer)
     {
-        if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+        if (reader.TokenType == JsonTokenType.StartArray)
         {
-            var start = (int)reader.TokenStartIndex;
-            reader.Skip();
-            writer.WriteRawValue(body[start..(int)reader.BytesConsumed], skipInputValidation: true);
+            writer.WriteStartArray();
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) CopyValue(ref reader, body, writer);
+            writer.WriteEndArray();
+        }
+        else if (reader.TokenType == JsonTokenType.StartObject)
+        {
+            writer.WriteStartObject();
+            Span<char> nameBuffer = stackalloc char[MaxNameChars];
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                ReadOnlySpan<char> name = nameBuffer[..Name(ref reader, nameBuffer)];
+                reader.Read();
+                if (name.IsEmpty || !NestedNames.Contains(name))
+                {
+                    reader.Skip();
+                    continue;
+                }
+                writer.WritePropertyName(name);
+                CopyValue(ref reader, body, writer);
+            }
+            writer.WriteEndObject();
         }
         else if (reader.TokenType == JsonTokenType.String)
         {

@@ -25,6 +25,21 @@ public sealed class AuditFieldsTests
     }
 
     [Fact]
+    public void Unknown_members_nested_in_allowed_ones_are_left_out()
+    {
+        var body = $$$"""{"Name":"db","Tags":[{"Key":"k","Value":"v","Extra":"{{{Canary}}}","Deep":{"X":"{{{Canary}}}"}}],"AddReplicaRegions":[{"Region":"eu-west-1","Note":["{{{Canary}}}"]}]}""";
+        var create = AuditFields.ReadRequest(AuditFields.For("CreateSecret"), Encoding.UTF8.GetBytes(body), Hash);
+        var parameters = Encoding.UTF8.GetString(create.Parameters!);
+        Assert.DoesNotContain("CNRY", parameters);
+        Assert.Contains("\"tags\":[{\"Key\":\"k\",\"Value\":\"v\"}]", parameters);
+        Assert.Contains("\"addReplicaRegions\":[{\"Region\":\"eu-west-1\"}]", parameters);
+        var rotate = $$$"""{"SecretId":"db","RotationRules":{"AutomaticallyAfterDays":30,"Hidden":"{{{Canary}}}"}}""";
+        var rules = Encoding.UTF8.GetString(AuditFields.ReadRequest(AuditFields.For("RotateSecret"), Encoding.UTF8.GetBytes(rotate), Hash).Parameters!);
+        Assert.Contains("\"rotationRules\":{\"AutomaticallyAfterDays\":30}", rules);
+        Assert.DoesNotContain("CNRY", rules);
+    }
+
+    [Fact]
     public void Rotation_tokens_and_unknown_actions_keep_nothing()
     {
         var body = $$"""{"SecretId":"db","RotationToken":"{{Canary}}","SecretString":"{{Canary}}"}""";
