@@ -173,6 +173,31 @@ public sealed partial class IamDirectory
         }
     }
 
+    // IAM's size quotas (IAM User Guide, "IAM and AWS STS quotas"): characters other than white space.
+    public const int ManagedPolicySizeLimit = 6144;
+    public const int TrustPolicySizeLimit = 2048;
+
+    private static int InlineSizeLimit(string kind) => kind switch { "user" => 2048, "group" => 5120, _ => 10240 };
+
+    private static int PolicySize(string document)
+    {
+        var n = 0;
+        foreach (var c in document) if (!char.IsWhiteSpace(c)) n++;
+        return n;
+    }
+
+    private static void CheckManagedSize(string document)
+    {
+        if (PolicySize(document) > ManagedPolicySizeLimit)
+            throw IamErrors.LimitExceeded($"Cannot exceed quota for PolicySize: {ManagedPolicySizeLimit}");
+    }
+
+    private static void CheckTrustSize(string document)
+    {
+        if (PolicySize(document) > TrustPolicySizeLimit)
+            throw IamErrors.LimitExceeded($"Cannot exceed quota for ACLSizePerRole: {TrustPolicySizeLimit}");
+    }
+
     private string Arn(string type, string path, string name) => $"arn:aws:iam::{AccountId}:{type}{path}{name}";
 
     private static string NewId(string prefix) => prefix + RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17);
@@ -260,6 +285,7 @@ public sealed partial class IamDirectory
         CheckTags(tags);
         if (string.Equals(roleName, AccessControl.RotationRoleName, StringComparison.OrdinalIgnoreCase))
             throw IamErrors.EntityAlreadyExists($"Role with name {roleName} already exists.");
+        CheckTrustSize(trustPolicy);
         Policy.Parse(trustPolicy, PolicyKind.Trust, "trust policy");
         if (maxSessionDuration is { } m && (m < 3600 || m > 43200))
             throw IamErrors.Validation("1 validation error detected: Value at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200");
@@ -277,6 +303,7 @@ public sealed partial class IamDirectory
 
     public Task UpdateAssumeRolePolicyAsync(string roleName, string trustPolicy, CancellationToken ct)
     {
+        CheckTrustSize(trustPolicy);
         Policy.Parse(trustPolicy, PolicyKind.Trust, "trust policy");
         return ChangeAsync(() =>
         {
@@ -305,6 +332,7 @@ public sealed partial class IamDirectory
         CheckName(policyName, "policyName", policy: true);
         path = CheckPath(path);
         CheckPolicyDescription(description);
+        CheckManagedSize(document);
         Policy.Parse(document, PolicyKind.Identity, policyName);
         var arn = Arn("policy", path, policyName);
         return ChangeAsync(() =>
@@ -335,6 +363,7 @@ public sealed partial class IamDirectory
 
     public async Task<IamPolicyVersion> CreatePolicyVersionAsync(string arn, string document, bool setAsDefault, CancellationToken ct)
     {
+        CheckManagedSize(document);
         Policy.Parse(document, PolicyKind.Identity, arn);
         IamPolicyVersion? created = null;
         await ChangeAsync(() =>
@@ -394,7 +423,14 @@ public sealed partial class IamDirectory
     {
         CheckName(policyName, "policyName", policy: true);
         Policy.Parse(document, PolicyKind.Identity, policyName);
-        return ChangeAsync(() => Mutate(kind, name, inline: map => map[policyName] = document), SaveAny, ct);
+        return ChangeAsync(() => Mutate(kind, name, inline: map =>
+        {
+            // IAM's quota is on the sum of an identity's inline policies, not on each one.
+            var limit = InlineSizeLimit(kind);
+            var total = PolicySize(document) + map.Where(p => p.Key != policyName).Sum(p => PolicySize(p.Value));
+            if (total > limit) throw IamErrors.LimitExceeded($"Maximum policy size of {limit} bytes exceeded for {kind} {name}");
+            map[policyName] = document;
+        }), SaveAny, ct);
     }
 
     public Task DeleteInlinePolicyAsync(string kind, string name, string policyName, CancellationToken ct) => ChangeAsync(() =>

@@ -260,6 +260,32 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Policy_sizes_are_limited_as_IAM_limits_them()
+    {
+        var ctx = As(Admin);
+        // n statements of about 100 non-blank characters each, padded with blanks that do not count.
+        static string Big(int statements) => Doc(string.Join(",   \n", Enumerable.Range(0, statements).Select(i =>
+            $$"""{"Sid":"S{{i:D4}}","Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:*:*:secret:a{{i:D4}}-*"}""")));
+        var u = await _iam.CreateUserAsync(ctx, "sized", null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "sized", "one", Big(10), default);
+        var e = await Assert.ThrowsAsync<ServiceException>(() => _iam.PutInlinePolicyAsync(ctx, "user", "sized", "two", Big(12), default));
+        Assert.Equal("LimitExceeded", e.Code);
+        Assert.Equal("Maximum policy size of 2048 bytes exceeded for user sized", e.Message);
+        Assert.Equal(["one"], _iam.ListInlinePolicies(ctx, "user", "sized"));
+        // Replacing a policy counts its new size, not both.
+        await _iam.PutInlinePolicyAsync(ctx, "user", "sized", "one", Big(15), default);
+
+        Assert.Equal("LimitExceeded", (await Assert.ThrowsAsync<ServiceException>(() => _iam.CreatePolicyAsync(ctx, "huge", null, Big(60), null, default))).Code);
+        var p = await _iam.CreatePolicyAsync(ctx, "fits", null, Big(45), null, default);
+        Assert.Equal("LimitExceeded", (await Assert.ThrowsAsync<ServiceException>(() => _iam.CreatePolicyVersionAsync(ctx, p.Arn, Big(60), false, default))).Code);
+
+        var trust = Doc(string.Join(",", Enumerable.Range(0, 30).Select(i =>
+            $$"""{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::{{Account}}:user/u{{i}}"},"Action":"sts:AssumeRole"}""")));
+        Assert.Equal("LimitExceeded", (await Assert.ThrowsAsync<ServiceException>(() => _iam.CreateRoleAsync(ctx, "r", null, trust, null, null, null, default))).Code);
+        Assert.Empty(_dir2.Roles);
+    }
+
+    [Fact]
     public async Task Simulation_context_entries_override_the_request_keys()
     {
         var ctx = As(Admin);   // the request comes from 10.0.0.1
