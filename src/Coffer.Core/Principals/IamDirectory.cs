@@ -70,7 +70,14 @@ public sealed partial class IamDirectory
     public IamUser RequireUser(string name) => FindUser(name) ?? throw IamErrors.NoSuchEntity($"The user with name {name} cannot be found.");
     public IamGroup RequireGroup(string name) => FindGroup(name) ?? throw IamErrors.NoSuchEntity($"The group with name {name} cannot be found.");
     public IamRole RequireRole(string name) => FindRole(name) ?? throw IamErrors.NoSuchEntity($"The role with name {name} cannot be found.");
-    public IamManagedPolicy RequirePolicy(string arn) => FindPolicy(arn) ?? throw IamErrors.NoSuchEntity($"Policy {arn} does not exist or is not attachable.");
+    public IamManagedPolicy RequirePolicy(string arn) =>
+        FindPolicy(arn) ?? throw (PolicyArnShape().IsMatch(arn ?? "")
+            ? IamErrors.NoSuchEntity($"Policy {arn} does not exist or is not attachable.")
+            : IamErrors.InvalidInput($"ARN {arn} is not valid."));
+
+    // A managed policy's ARN: this account's or AWS's, then policy/ with an optional path.
+    [GeneratedRegex(@"^arn:aws:iam::(\d{12}|aws):policy/[\u0021-\u007E]+$", RegexOptions.CultureInvariant)]
+    private static partial Regex PolicyArnShape();
 
     public int AttachmentCount(string policyArn) =>
         _users.Values.Count(u => u.AttachedPolicies.Contains(policyArn)) + _groups.Values.Count(g => g.AttachedPolicies.Contains(policyArn))

@@ -286,6 +286,16 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public void A_malformed_policy_arn_is_invalid_input_and_a_missing_one_no_such_entity()
+    {
+        var ctx = As(Admin);
+        Assert.Equal("InvalidInput", Assert.Throws<ServiceException>(() => _iam.GetPolicy(ctx, "not-an-arn")).Code);
+        Assert.Equal("InvalidInput", Assert.Throws<ServiceException>(() => _iam.GetPolicy(ctx, $"arn:aws:iam::{Account}:user/bob")).Code);
+        Assert.Equal("NoSuchEntity", Assert.Throws<ServiceException>(() => _iam.GetPolicy(ctx, $"arn:aws:iam::{Account}:policy/none")).Code);
+        Assert.Equal("NoSuchEntity", Assert.Throws<ServiceException>(() => _iam.GetPolicy(ctx, "arn:aws:iam::aws:policy/SecretsManagerReadWrite")).Code);
+    }
+
+    [Fact]
     public async Task Simulation_context_entries_override_the_request_keys()
     {
         var ctx = As(Admin);   // the request comes from 10.0.0.1
