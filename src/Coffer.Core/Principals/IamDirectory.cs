@@ -182,6 +182,7 @@ public sealed partial class IamDirectory
 
     // IAM's size quotas (IAM User Guide, "IAM and AWS STS quotas"): characters other than white space.
     public const int ManagedPolicySizeLimit = 6144;
+    public const int MaxGroupsPerUser = 10;
     public const int TrustPolicySizeLimit = 2048;
 
     private static int InlineSizeLimit(string kind) => kind switch { "user" => 2048, "group" => 5120, _ => 10240 };
@@ -270,7 +271,11 @@ public sealed partial class IamDirectory
     {
         var g = RequireGroup(groupName);
         var u = Copy(RequireUser(userName));
-        if (!u.Groups.Contains(g.GroupName, StringComparer.OrdinalIgnoreCase)) u.Groups.Add(g.GroupName);
+        if (!u.Groups.Contains(g.GroupName, StringComparer.OrdinalIgnoreCase))
+        {
+            if (u.Groups.Count >= MaxGroupsPerUser) throw IamErrors.LimitExceeded($"Cannot exceed quota for GroupsPerUser: {MaxGroupsPerUser}");
+            u.Groups.Add(g.GroupName);
+        }
         return u;
     }, SaveUser, ct);
 

@@ -286,6 +286,19 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_user_is_in_at_most_ten_groups()
+    {
+        var ctx = As(Admin);
+        await _iam.CreateUserAsync(ctx, "joiner", null, null, default);
+        for (var i = 0; i < 11; i++) await _iam.CreateGroupAsync(ctx, $"g{i}", null, default);
+        for (var i = 0; i < 10; i++) await _iam.AddUserToGroupAsync(ctx, $"g{i}", "joiner", default);
+        await _iam.AddUserToGroupAsync(ctx, "g3", "joiner", default);   // already a member: no change, no error
+        var e = await Assert.ThrowsAsync<ServiceException>(() => _iam.AddUserToGroupAsync(ctx, "g10", "joiner", default));
+        Assert.Equal(("LimitExceeded", "Cannot exceed quota for GroupsPerUser: 10"), (e.Code, e.Message));
+        Assert.Equal(10, _iam.ListGroupsForUser(ctx, "joiner").Count);
+    }
+
+    [Fact]
     public void A_malformed_policy_arn_is_invalid_input_and_a_missing_one_no_such_entity()
     {
         var ctx = As(Admin);
