@@ -63,7 +63,8 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     public IReadOnlyList<IamUser> ListUsers(RequestContext ctx, string? pathPrefix)
     {
         Demand(ctx, "iam:ListUsers", $"arn:aws:iam::{AccountId}:user/");
-        return [.. directory.Users.Where(u => u.Path.StartsWith(pathPrefix ?? "/", StringComparison.Ordinal))];
+        var prefix = PathPrefix(pathPrefix);
+        return [.. directory.Users.Where(u => u.Path.StartsWith(prefix, StringComparison.Ordinal))];
     }
 
     public async Task DeleteUserAsync(RequestContext ctx, string userName, CancellationToken ct)
@@ -95,7 +96,8 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     public IReadOnlyList<IamGroup> ListGroups(RequestContext ctx, string? pathPrefix)
     {
         Demand(ctx, "iam:ListGroups", $"arn:aws:iam::{AccountId}:group/");
-        return [.. directory.Groups.Where(g => g.Path.StartsWith(pathPrefix ?? "/", StringComparison.Ordinal))];
+        var prefix = PathPrefix(pathPrefix);
+        return [.. directory.Groups.Where(g => g.Path.StartsWith(prefix, StringComparison.Ordinal))];
     }
 
     public IReadOnlyList<IamGroup> ListGroupsForUser(RequestContext ctx, string userName)
@@ -139,7 +141,8 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     public IReadOnlyList<IamRole> ListRoles(RequestContext ctx, string? pathPrefix)
     {
         Demand(ctx, "iam:ListRoles", $"arn:aws:iam::{AccountId}:role/");
-        return [.. directory.Roles.Where(r => r.Path.StartsWith(pathPrefix ?? "/", StringComparison.Ordinal))];
+        var prefix = PathPrefix(pathPrefix);
+        return [.. directory.Roles.Where(r => r.Path.StartsWith(prefix, StringComparison.Ordinal))];
     }
 
     public Task UpdateAssumeRolePolicyAsync(RequestContext ctx, string roleName, string trustPolicy, CancellationToken ct)
@@ -246,7 +249,8 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     {
         Demand(ctx, "iam:ListPolicies", $"arn:aws:iam::{AccountId}:policy/");
         if (scope == "AWS") return [];
-        return [.. directory.Policies.Where(p => p.Path.StartsWith(pathPrefix ?? "/", StringComparison.Ordinal)
+        var prefix = PathPrefix(pathPrefix);
+        return [.. directory.Policies.Where(p => p.Path.StartsWith(prefix, StringComparison.Ordinal)
             && (!onlyAttached || directory.AttachmentCount(p.Arn) > 0))];
     }
 
@@ -377,6 +381,15 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
     [GeneratedRegex(@"^[\w+=,.@-]{2,64}$", RegexOptions.CultureInvariant)]
     private static partial Regex SessionName();
+
+    /// <summary>A List action's PathPrefix: "/" when absent; otherwise it must start with "/" (IAM's pattern).</summary>
+    private static string PathPrefix(string? pathPrefix) =>
+        pathPrefix is null ? "/"
+        : PathPrefixPattern().IsMatch(pathPrefix) ? pathPrefix
+        : throw IamErrors.Validation("1 validation error detected: Value at 'pathPrefix' failed to satisfy constraint: Member must satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*");
+
+    [GeneratedRegex(@"^/[\u0021-\u007F]{0,511}$", RegexOptions.CultureInvariant)]
+    private static partial Regex PathPrefixPattern();
 
     [GeneratedRegex(@"^[\w+=,.@:/-]{2,1224}$", RegexOptions.CultureInvariant)]
     private static partial Regex ExternalId();

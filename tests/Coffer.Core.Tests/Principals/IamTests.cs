@@ -299,6 +299,20 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_path_prefix_must_start_with_a_slash()
+    {
+        var ctx = As(Admin);
+        await _iam.CreateUserAsync(ctx, "pathed", "/team/", null, default);
+        Assert.Equal(["pathed"], _iam.ListUsers(ctx, "/team/").Select(u => u.UserName));
+        Assert.Equal(["pathed"], _iam.ListUsers(ctx, null).Select(u => u.UserName));
+        foreach (var bad in (string[])["team/", "", "/t\u0001"])
+        {
+            Assert.Equal("ValidationError", Assert.Throws<ServiceException>(() => _iam.ListUsers(ctx, bad)).Code);
+            Assert.Equal("ValidationError", Assert.Throws<ServiceException>(() => _iam.ListRoles(ctx, bad)).Code);   // none exist: still refused
+        }
+    }
+
+    [Fact]
     public void A_malformed_policy_arn_is_invalid_input_and_a_missing_one_no_such_entity()
     {
         var ctx = As(Admin);
