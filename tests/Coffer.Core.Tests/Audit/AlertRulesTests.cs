@@ -23,32 +23,17 @@ public sealed class AlertRulesTests
         Assert.Single(alerts);
     }
 
-    [Fact]
-    public void Unauthenticated_calls_count_per_claimed_access_key()
-    {
-        var stream = new AlertStream();
-        var alerts = new List<Alert>();
-        stream.Subscribe(alerts.Add);
-        var rules = new AlertRules(stream, new AlertRuleOptions { DenialThreshold = 3 }, TimeProvider.System);
-        for (var i = 0; i < 3; i++)
-            rules.Observe(new AuditEvent
-            {
-                EventTime = DateTimeOffset.UtcNow, EventSource = "secretsmanager.amazonaws.com", EventName = "GetSecretValue", AwsRegion = "us-east-1",
-                UserIdentity = AuditIdentity.Unauthenticated("AKIAEVIL"), RequestId = "r", ReadOnly = true, ErrorCode = "InvalidSignatureException",
-            });
-        Assert.Equal("access-key:AKIAEVIL", Assert.Single(alerts).Principal);
-    }
-
     [Theory]
-    [InlineData("MissingAuthenticationToken")]
-    [InlineData("IncompleteSignature")]
-    [InlineData("ExpiredToken")]
-    [InlineData("InvalidClientTokenId")]
-    [InlineData("SignatureDoesNotMatch")]
-    public void Query_protocol_rejections_at_authentication_are_unauthenticated(string code)
+    [InlineData("secretsmanager.amazonaws.com", "GetSecretValue", "InvalidSignatureException")]
+    // IAM and STS answer AWS Query codes (no "Exception" suffix); `coffer audit --outcome unauthenticated` and the
+    // denial-burst rule must see them as the JSON endpoint's rejections.
+    [InlineData("iam.amazonaws.com", "ListUsers", "MissingAuthenticationToken")]
+    [InlineData("iam.amazonaws.com", "ListUsers", "IncompleteSignature")]
+    [InlineData("iam.amazonaws.com", "ListUsers", "ExpiredToken")]
+    [InlineData("iam.amazonaws.com", "ListUsers", "InvalidClientTokenId")]
+    [InlineData("iam.amazonaws.com", "ListUsers", "SignatureDoesNotMatch")]
+    public void Unauthenticated_calls_count_per_claimed_access_key(string source, string eventName, string code)
     {
-        // IAM and STS answer these AWS Query codes (no "Exception" suffix); `coffer audit --outcome unauthenticated`
-        // and the denial-burst rule must see them as the JSON endpoint's rejections.
         Assert.Equal(AuditOutcome.Unauthenticated, AuditOutcomes.Of(code));
         var stream = new AlertStream();
         var alerts = new List<Alert>();
@@ -57,7 +42,7 @@ public sealed class AlertRulesTests
         for (var i = 0; i < 3; i++)
             rules.Observe(new AuditEvent
             {
-                EventTime = DateTimeOffset.UtcNow, EventSource = "iam.amazonaws.com", EventName = "ListUsers", AwsRegion = "us-east-1",
+                EventTime = DateTimeOffset.UtcNow, EventSource = source, EventName = eventName, AwsRegion = "us-east-1",
                 UserIdentity = AuditIdentity.Unauthenticated("AKIAEVIL"), RequestId = "r", ReadOnly = true, ErrorCode = code,
             });
         Assert.Equal("access-key:AKIAEVIL", Assert.Single(alerts).Principal);
