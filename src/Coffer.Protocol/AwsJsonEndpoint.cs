@@ -54,7 +54,7 @@ public sealed partial class AwsJsonEndpoint
     {
         var requestId = RequestIds.New();
         http.Response.Headers["x-amzn-RequestId"] = requestId;
-        using var scope = RequestScope(_log, requestId);
+        using var scope = RequestLogScope.Begin(_log, requestId);
         var ct = http.RequestAborted;
         Operation? operation = null;
         var call = new AuditedCall(_time.GetTimestamp(), requestId);
@@ -168,9 +168,6 @@ public sealed partial class AwsJsonEndpoint
             throw;
         }
     }
-
-    private static readonly Func<ILogger, string, IDisposable?> RequestScope =
-        LoggerMessage.DefineScope<string>("RequestId:{RequestId}");
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Action} answered {Status}")]
     private static partial void LogServed(ILogger log, string action, int status);

@@ -34,8 +34,7 @@ public sealed partial class LambdaEndpoint(FunctionService functions, SigV4Verif
     {
         var requestId = RequestIds.New();
         http.Response.Headers["x-amzn-RequestId"] = requestId;
-        // Every entry logged during the call carries the id the client got (docs/operations.md), as on the JSON endpoint.
-        using var scope = RequestScope(log, requestId);
+        using var scope = RequestLogScope.Begin(log, requestId);
         var ct = http.RequestAborted;
         var started = time.GetTimestamp();
         var call = new LambdaCall(requestId);
@@ -415,9 +414,6 @@ public sealed partial class LambdaEndpoint(FunctionService functions, SigV4Verif
         if (call.Route is null || metrics is null) return;
         metrics.RequestServed(SigningName, call.Route.Action, outcome, time.GetElapsedTime(started));
     }
-
-    private static readonly Func<ILogger, string, IDisposable?> RequestScope =
-        LoggerMessage.DefineScope<string>("RequestId:{RequestId}");
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "lambda:{Action} answered {Status}")]
     private static partial void LogServed(ILogger log, string action, int status);

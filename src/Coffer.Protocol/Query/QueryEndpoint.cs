@@ -44,8 +44,7 @@ public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier
     {
         var started = time.GetTimestamp();
         var requestId = RequestIds.New();
-        // Every entry logged during the call carries the id the client got (docs/operations.md), as on the JSON endpoint.
-        using var scope = RequestScope(log, requestId);
+        using var scope = RequestLogScope.Begin(log, requestId);
         var ct = http.RequestAborted;
         var service = ScopeService(http.Request.Headers.Authorization.ToString()) ?? "iam";
         var action = "-";
@@ -231,9 +230,6 @@ public sealed partial class QueryEndpoint(IamService iam, SigV4Verifier verifier
         http.Response.Headers["x-amzn-RequestId"] = requestId;
         return http.Response.Body.WriteAsync(bytes).AsTask();
     }
-
-    private static readonly Func<ILogger, string, IDisposable?> RequestScope =
-        LoggerMessage.DefineScope<string>("RequestId:{RequestId}");
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "{Service}:{Action} answered {Status} {Code} (request {RequestId})")]
     private static partial void LogServed(ILogger log, string service, string action, int status, string code, string requestId);
