@@ -161,6 +161,10 @@ public static class CofferServer
         logging.SetMinimumLevel(level);
         logging.AddFilter("Microsoft", level > LogLevel.Warning ? level : LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", level);
+        // ASP.NET Core's hosting layer opens a scope of its own with a RequestId (its connection and request count)
+        // when this category is enabled: entries would carry two RequestIds, and only Coffer's is the x-amzn-RequestId
+        // the client got. Coffer logs what that layer would (action, outcome, id) itself.
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         // No request bodies are ever logged: the AWS endpoint logs action, code and request id only.
         if (format == "json")
         {

@@ -232,7 +232,10 @@ class RequestIdInLogScopes(unittest.TestCase):
                 if not line.startswith("{"):
                     continue
                 entry = json.loads(line)
-                scoped.update(s.get("RequestId") for s in entry.get("Scopes", []) if isinstance(s, dict))
+                request_ids = [s["RequestId"] for s in entry.get("Scopes", []) if isinstance(s, dict) and "RequestId" in s]
+                # One RequestId per entry, the client's: not also ASP.NET Core's connection-based one.
+                self.assertLessEqual(len(request_ids), 1, line)
+                scoped.update(request_ids)
             missing = {k: v for k, v in ids.items() if v not in scoped}
             if not missing or time.time() > deadline:
                 break
