@@ -44,7 +44,8 @@ internal static class CloudTrailOperations
             "insight" => true,
             _ => throw new ServiceException("InvalidEventCategoryException", "The event category is not valid."),
         };
-        var query = new AuditQuery { From = request.StartTime, To = request.EndTime, Limit = max };
+        // CloudTrail answers the events of the Region the call is made in (IAM's, a global service's, are us-east-1's).
+        var query = new AuditQuery { From = request.StartTime, To = request.EndTime, Region = context.Region, Limit = max };
         if (request.LookupAttributes is { Count: > 0 } attributes)
         {
             if (attributes.Count > 1)

@@ -15,6 +15,8 @@ public sealed record AuditQuery
     public string? EventId { get; init; }
     public string? EventSource { get; init; }
     public string? AccessKeyId { get; init; }
+    /// <summary>Only events made in this Region (their <c>awsRegion</c>), as CloudTrail's LookupEvents answers one Region's events.</summary>
+    public string? Region { get; init; }
     public bool? ReadOnly { get; init; }
     public AuditOutcome? Outcome { get; init; }
     /// <summary>Only records with a sequence number below this one (paging, newest first).</summary>

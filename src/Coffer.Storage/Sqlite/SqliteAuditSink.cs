@@ -209,6 +209,10 @@ public sealed class SqliteAuditSink : IAuditSink, IAuditReader
         if (query.EventId is { } ei) Where("event_id = $ei", "$ei", ei);
         if (query.EventSource is { } es) Where("event_source = $es", "$es", es);
         if (query.AccessKeyId is { } ak) Where("access_key_id = $ak", "$ak", ak);
+        // The Region lives only in the record's JSON (no column, so the write path is unchanged); pages are read
+        // newest first and stop at the limit, so a one-Region installation reads no more rows than before.
+        if (query.Region is { } region)
+            Where("json_valid(event_json) AND json_extract(event_json, '$.awsRegion') = $region", "$region", region);
         if (query.ReadOnly is { } ro) Where("read_only = $ro", "$ro", ro ? 1 : 0);
         if (query.Outcome is { } o) Where("outcome = $o", "$o", AuditOutcomes.Name(o));
         if (query.BeforeSeq is { } before) Where("seq < $before", "$before", before);

@@ -194,6 +194,21 @@ class LookupEventsTests(coffer_harness.ServerTestCase):
         self.assertEqual(1, len(failed), found)
         self.assertEqual([{"ResourceType": "AWS::SecretsManager::Secret", "ResourceName": created["Name"]}], failed[0]["Resources"])
 
+    def test_each_region_answers_its_own_events(self):
+        # CloudTrail's LookupEvents is regional: a call made in eu-west-1 is found there and not in us-east-1.
+        import boto3
+        eu = self.client("eu-west-1")
+        name = coffer_harness.unique("regional")
+        arn = eu.create_secret(Name=name, SecretString="x")["ARN"]
+        eu.get_secret_value(SecretId=name)
+        attribute = [{"AttributeKey": "ResourceName", "AttributeValue": arn}]
+        in_eu = boto3.client("cloudtrail", endpoint_url=self.server.endpoint, region_name="eu-west-1",
+                             aws_access_key_id=coffer_harness.DEV_ACCESS_KEY_ID,
+                             aws_secret_access_key=coffer_harness.DEV_SECRET_ACCESS_KEY).lookup_events(LookupAttributes=attribute)
+        self.assertEqual(["GetSecretValue", "CreateSecret"], [e["EventName"] for e in in_eu["Events"]])
+        self.assertTrue(all(json.loads(e["CloudTrailEvent"])["awsRegion"] == "eu-west-1" for e in in_eu["Events"]))
+        self.assertEqual([], self.cloudtrail().lookup_events(LookupAttributes=attribute)["Events"])
+
 
 if __name__ == "__main__":
     unittest.main()
