@@ -72,6 +72,19 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
         return PolicyEvaluator.Evaluate(new AuthorizationQuery(caller.Caller, action, resource, context), policies.Identity, session);
     }
 
+    /// <summary>
+    /// SimulatePrincipalPolicy for a group: the group's own identity policies, evaluated in the request context
+    /// plus the given entries, for a caller that is the group (no user-specific keys such as aws:username).
+    /// </summary>
+    public EvaluationResult SimulateGroup(RequestContext ctx, IamGroup group, string action, string resource, IConditionValues? given)
+    {
+        var caller = new Principal(group.Arn, ctx.Caller.AccountId, group.GroupId, group.GroupName, null, IsAdministrator: false, PrincipalKind.Account);
+        var policies = new PrincipalPolicies(directory.Generation, directory.PoliciesOfGroup(group), new Dictionary<string, string>(), group.GroupId);
+        IConditionValues context = new RequestConditions(ctx with { Caller = caller }, policies, null, time);
+        if (given is not null) context = new Overlay(given, context);
+        return PolicyEvaluator.Evaluate(new AuthorizationQuery(caller.Caller, action, resource, context), policies.Identity);
+    }
+
     private sealed class Overlay(IConditionValues first, IConditionValues then) : IConditionValues
     {
         public IReadOnlyList<string>? Get(string key) => first.Get(key) ?? then.Get(key);

@@ -94,12 +94,22 @@ public sealed partial class IamDirectory
         foreach (var (name, doc) in user.InlinePolicies) list.Add(Compile($"user/{user.UserName} inline policy {name}", PolicyKind.Identity, doc));
         foreach (var arn in user.AttachedPolicies) AddManaged(arn, list);
         foreach (var groupName in user.Groups)
-        {
-            if (FindGroup(groupName) is not { } g) continue;
-            foreach (var (name, doc) in g.InlinePolicies) list.Add(Compile($"group/{g.GroupName} inline policy {name}", PolicyKind.Identity, doc));
-            foreach (var arn in g.AttachedPolicies) AddManaged(arn, list);
-        }
+            if (FindGroup(groupName) is { } g) AddGroupPolicies(g, list);
         return list;
+    }
+
+    /// <summary>A group's inline and attached policies (what its members get from it).</summary>
+    public IReadOnlyList<Policy> PoliciesOfGroup(IamGroup group)
+    {
+        var list = new List<Policy>();
+        AddGroupPolicies(group, list);
+        return list;
+    }
+
+    private void AddGroupPolicies(IamGroup g, List<Policy> list)
+    {
+        foreach (var (name, doc) in g.InlinePolicies) list.Add(Compile($"group/{g.GroupName} inline policy {name}", PolicyKind.Identity, doc));
+        foreach (var arn in g.AttachedPolicies) AddManaged(arn, list);
     }
 
     public IReadOnlyList<Policy> PoliciesOfRole(IamRole role)

@@ -341,21 +341,36 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     // ---- simulation ----
 
     /// <summary>
-    /// SimulatePrincipalPolicy: evaluates the identity policies of a user or role (no resource policies) for
-    /// each action and resource, in the caller's request context plus the given context entries.
+    /// SimulatePrincipalPolicy: evaluates the identity policies of a user, group or role (no resource policies) for
+    /// each action and resource, in the caller's request context plus the given context entries. A user's include
+    /// its groups' policies; a group's are only its own (IAM API reference, PolicySourceArn).
     /// </summary>
     public IReadOnlyList<SimulationResult> SimulatePrincipalPolicy(RequestContext ctx, string policySourceArn,
         IReadOnlyList<string> actions, IReadOnlyList<string>? resources, ConditionValues? context)
     {
         Demand(ctx, "iam:SimulatePrincipalPolicy", policySourceArn);
-        var subject = PrincipalFor(policySourceArn);
-        var subjectContext = ctx with { Caller = subject };
+        Func<string, string, EvaluationResult> evaluate;
+        if (GroupArnName(policySourceArn) is { } groupName)
+        {
+            var group = directory.FindGroup(groupName) is { } found && found.Arn == policySourceArn
+                ? found : throw IamErrors.NoSuchEntity($"The group with name {groupName} cannot be found.");
+            evaluate = (action, resource) => access.SimulateGroup(ctx, group, action, resource, context);
+        }
+        else
+        {
+            var subjectContext = ctx with { Caller = PrincipalFor(policySourceArn) };
+            evaluate = (action, resource) => access.Simulate(subjectContext, action, resource, context);
+        }
         var results = new List<SimulationResult>();
         foreach (var action in actions)
             foreach (var resource in resources is { Count: > 0 } ? resources : ["*"])
-                results.Add(new SimulationResult(action, resource, access.Simulate(subjectContext, action, resource, context)));
+                results.Add(new SimulationResult(action, resource, evaluate(action, resource)));
         return results;
     }
+
+    /// <summary>The group name of a group ARN of this account (arn:aws:iam::ACCOUNT:group/PATH/NAME), else null.</summary>
+    private string? GroupArnName(string arn) =>
+        arn.StartsWith($"arn:aws:iam::{AccountId}:group/", StringComparison.Ordinal) ? arn[(arn.LastIndexOf('/') + 1)..] : null;
 
     /// <summary>A principal standing for a user or role ARN (or the administrator), for simulation.</summary>
     public Principal PrincipalFor(string arn)
@@ -374,7 +389,7 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
             return new Principal($"arn:aws:sts::{AccountId}:assumed-role/{r.RoleName}/simulation", AccountId, r.RoleId + ":simulation",
                 "simulation", null, IsAdministrator: false, PrincipalKind.AssumedRole, r.Arn);
         }
-        throw IamErrors.InvalidInput($"Invalid ARN: {arn}. The ARN must name a user or a role.");
+        throw IamErrors.InvalidInput($"Invalid ARN: {arn}. The ARN must name a user, a group or a role.");
     }
 
     // ---- STS ----

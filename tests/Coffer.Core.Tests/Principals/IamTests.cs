@@ -338,6 +338,24 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_group_can_be_simulated_with_its_own_policies()
+    {
+        var ctx = As(Admin);
+        var g = await _iam.CreateGroupAsync(ctx, "readers", null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "group", "readers", "p", Doc("""
+            {"Sid":"Read","Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}
+            """), default);
+        var read = Assert.Single(_iam.SimulatePrincipalPolicy(ctx, g.Arn, ["secretsmanager:GetSecretValue"], null, null)).Result;
+        Assert.Equal(Decision.Allowed, read.Decision);
+        Assert.Equal("Read", Assert.Single(read.Statements).Sid);
+        Assert.Equal(Decision.ImplicitDeny,
+            Assert.Single(_iam.SimulatePrincipalPolicy(ctx, g.Arn, ["secretsmanager:PutSecretValue"], null, null)).Result.Decision);
+        var missing = Assert.Throws<ServiceException>(() =>
+            _iam.SimulatePrincipalPolicy(ctx, g.Arn.Replace("readers", "nobody", StringComparison.Ordinal), ["secretsmanager:GetSecretValue"], null, null));
+        Assert.Equal("NoSuchEntity", missing.Code);
+    }
+
+    [Fact]
     public async Task Secret_actions_are_enforced_at_the_service()
     {
         var admin = As(Admin);

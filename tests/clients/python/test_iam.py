@@ -326,10 +326,12 @@ class Boto3Flows(unittest.TestCase):
         arn = self.iam.create_policy(PolicyName=self.name, PolicyDocument=doc(
             {"Sid": "Describe", "Effect": "Allow", "Action": "secretsmanager:DescribeSecret", "Resource": "*"}))["Policy"]["Arn"]
         self.iam.attach_group_policy(GroupName=self.name, PolicyArn=arn)
-        sim = self.iam.simulate_principal_policy(PolicySourceArn=user["Arn"],
-                                                 ActionNames=["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"])
-        decisions = {r["EvalActionName"]: r["EvalDecision"] for r in sim["EvaluationResults"]}
-        self.assertEqual(decisions, {"secretsmanager:DescribeSecret": "allowed", "secretsmanager:GetSecretValue": "implicitDeny"})
+        group_arn = f"arn:aws:iam::{account()}:group/{self.name}"
+        for source in (user["Arn"], group_arn):   # a group's own policies can be simulated too
+            sim = self.iam.simulate_principal_policy(PolicySourceArn=source,
+                                                     ActionNames=["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"])
+            decisions = {r["EvalActionName"]: r["EvalDecision"] for r in sim["EvaluationResults"]}
+            self.assertEqual(decisions, {"secretsmanager:DescribeSecret": "allowed", "secretsmanager:GetSecretValue": "implicitDeny"})
         matched = sim["EvaluationResults"][0]["MatchedStatements"][0]["SourcePolicyId"]
         self.assertIn(arn, matched)
         self.assertIn("Describe", matched)
