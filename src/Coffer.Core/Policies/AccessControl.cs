@@ -34,10 +34,13 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
     public IamDirectory Directory => directory;
 
     /// <summary>What a principal's policies and attributes are, as of one IAM generation.</summary>
-    internal sealed class PrincipalPolicies(long generation, IReadOnlyList<Policy> identity, IReadOnlyDictionary<string, string> tags, string userId)
+    internal sealed class PrincipalPolicies(long generation, IReadOnlyList<Policy> identity, IReadOnlyDictionary<string, string> tags, string userId,
+        Policy? boundary = null)
     {
         public long Generation { get; } = generation;
         public IReadOnlyList<Policy> Identity { get; } = identity;
+        /// <summary>The user's or role's permissions boundary, if it has one.</summary>
+        public Policy? Boundary { get; } = boundary;
         public IReadOnlyDictionary<string, string> Tags { get; } = tags;
         public string UserId { get; } = userId;
     }
@@ -48,7 +51,7 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
         var policies = PoliciesOf(caller);
         var context = new RequestConditions(ctx, policies, extra, time);
         var session = caller.SessionPolicy is { } sp ? new[] { sp } : null;
-        return PolicyEvaluator.Evaluate(new AuthorizationQuery(caller.Caller, action, resource, context), policies.Identity, session, resourcePolicy);
+        return PolicyEvaluator.Evaluate(new AuthorizationQuery(caller.Caller, action, resource, context), policies.Identity, session, resourcePolicy, policies.Boundary);
     }
 
     /// <summary>
@@ -69,7 +72,7 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
         IConditionValues context = new RequestConditions(ctx, policies, null, time);
         if (given is not null) context = new Overlay(given, context);
         var session = caller.SessionPolicy is { } sp ? new[] { sp } : null;
-        return PolicyEvaluator.Evaluate(new AuthorizationQuery(caller.Caller, action, resource, context), policies.Identity, session);
+        return PolicyEvaluator.Evaluate(new AuthorizationQuery(caller.Caller, action, resource, context), policies.Identity, session, boundary: policies.Boundary);
     }
 
     /// <summary>
@@ -122,14 +125,14 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
             var role = directory.FindRole(roleArn[(roleArn.LastIndexOf('/') + 1)..]);
             built = role is null || role.Arn != roleArn || role.RoleId != RoleIdOf(caller)
                 ? new PrincipalPolicies(generation, [], new Dictionary<string, string>(), caller.UserId)
-                : new PrincipalPolicies(generation, directory.PoliciesOfRole(role), role.Tags, caller.UserId);
+                : new PrincipalPolicies(generation, directory.PoliciesOfRole(role), role.Tags, caller.UserId, directory.BoundaryOf(role.PermissionsBoundary));
         }
         else
         {
             var user = directory.FindUser(caller.UserName);
             built = user is null || user.Arn != caller.Arn
                 ? new PrincipalPolicies(generation, [], new Dictionary<string, string>(), caller.UserId)
-                : new PrincipalPolicies(generation, directory.PoliciesOfUser(user), user.Tags, user.UserId);
+                : new PrincipalPolicies(generation, directory.PoliciesOfUser(user), user.Tags, user.UserId, directory.BoundaryOf(user.PermissionsBoundary));
         }
         if (_cache.Count > 10_000) _cache.Clear();
         _cache[key] = built;

@@ -343,6 +343,14 @@ public sealed class PolicyStatementRule
         return match == PrincipalMatch.None ? PrincipalMatch.Direct : PrincipalMatch.None;
     }
 
+    /// <summary>
+    /// Whether the Principal names the caller's role (its ARN) but neither the caller itself nor everyone: such a
+    /// grant to a role session is bounded by the role's permissions boundary, a grant to the session ARN is not.
+    /// </summary>
+    public bool NamesOnlyRoleOf(CallerIdentity caller) =>
+        HasPrincipal && !PrincipalAll && !NotPrincipal && caller.RoleArn is { } role &&
+        _principals.Contains(role) && !_principals.Contains(caller.Arn);
+
     public override string ToString() => Sid is { Length: > 0 } ? $"Statement {Index} (Sid {Sid})" : $"Statement {Index}";
 }
 

@@ -20,21 +20,27 @@ public sealed record AuthorizationQuery(CallerIdentity Caller, string Action, st
 
 /// <summary>
 /// IAM's evaluation logic for one account (spec §8), pure and allocation-light:
-/// 1. an explicit Deny in any applicable policy (identity, session, resource) wins;
+/// 1. an explicit Deny in any applicable policy (identity, session, resource, permissions boundary) wins;
 /// 2. otherwise an Allow from an identity policy, or from the resource policy naming the caller (or "*"),
 ///    allows, provided every session policy also allows (session policies only narrow);
 /// 3. otherwise the request is implicitly denied.
-/// A resource policy that names only the caller's account delegates to identity policies and grants nothing
-/// by itself. The result lists the statements that decided it.
+/// A permissions boundary bounds identity-policy allows, and resource-policy allows that name the caller's role
+/// rather than the caller (a user or a role session) itself (IAM User Guide, "Permissions boundaries for IAM
+/// entities"). A resource policy that names only the caller's account delegates to identity policies and grants
+/// nothing by itself. The result lists the statements that decided it.
 /// </summary>
 public static class PolicyEvaluator
 {
     public static EvaluationResult Evaluate(AuthorizationQuery query, IReadOnlyList<Policy> identity,
-        IReadOnlyList<Policy>? session = null, Policy? resource = null)
+        IReadOnlyList<Policy>? session = null, Policy? resource = null, Policy? boundary = null)
     {
         var lowerAction = query.Action.ToLowerInvariant();
-        List<DecidingStatement>? denies = null, identityAllows = null, resourceAllows = null, sessionAllows = null;
+        List<DecidingStatement>? denies = null, identityAllows = null, resourceAllows = null, sessionAllows = null, boundaryAllows = null;
+        List<DecidingStatement>? roleAllows = null;   // resource-policy allows naming the caller's role, not the caller
         string? denyIn = null;
+
+        if (boundary is not null)
+            Scan(boundary, query, lowerAction, ref denies, ref boundaryAllows, ref denyIn, "a permissions boundary");
 
         foreach (var policy in identity)
             Scan(policy, query, lowerAction, ref denies, ref identityAllows, ref denyIn, "an identity-based policy");
@@ -54,9 +60,19 @@ public static class PolicyEvaluator
                     (denies ??= []).Add(Describe(resource, s));
                     denyIn ??= "a resource-based policy";
                 }
-                else if (who == PrincipalMatch.Direct) (resourceAllows ??= []).Add(Describe(resource, s));
+                else if (who == PrincipalMatch.Direct)
+                {
+                    if (boundary is not null && s.NamesOnlyRoleOf(query.Caller)) (roleAllows ??= []).Add(Describe(resource, s));
+                    else (resourceAllows ??= []).Add(Describe(resource, s));
+                }
             }
         }
+        // The boundary bounds what identity policies and role-ARN grants give, never what it does not allow itself.
+        var bounded = boundary is not null && boundaryAllows is null;
+        if (bounded && resourceAllows is null && (identityAllows is not null || roleAllows is not null) && denies is null)
+            return new EvaluationResult(Decision.ImplicitDeny, [], $"because no permissions boundary allows the {query.Action} action");
+        if (bounded) identityAllows = null;
+        else if (roleAllows is not null) (resourceAllows ??= []).AddRange(roleAllows);
 
         if (denies is not null)
             return new EvaluationResult(Decision.ExplicitDeny, denies, $"with an explicit deny in {denyIn}");
@@ -68,6 +84,7 @@ public static class PolicyEvaluator
         if (identityAllows is not null) allows.AddRange(identityAllows);
         if (resourceAllows is not null) allows.AddRange(resourceAllows);
         if (sessionAllows is not null) allows.AddRange(sessionAllows);
+        if (boundaryAllows is not null && identityAllows is not null) allows.AddRange(boundaryAllows);
         return new EvaluationResult(Decision.Allowed, allows, "");
     }
 

@@ -83,6 +83,18 @@ public sealed partial class IamDirectory
         _users.Values.Count(u => u.AttachedPolicies.Contains(policyArn)) + _groups.Values.Count(g => g.AttachedPolicies.Contains(policyArn))
         + _roles.Values.Count(r => r.AttachedPolicies.Contains(policyArn));
 
+    /// <summary>How many users and roles have this managed policy as their permissions boundary.</summary>
+    public int BoundaryUsageCount(string policyArn) =>
+        _users.Values.Count(u => u.PermissionsBoundary == policyArn) + _roles.Values.Count(r => r.PermissionsBoundary == policyArn);
+
+    /// <summary>
+    /// The permissions boundary a user or role has (its managed policy's default version), or null without one. A
+    /// boundary whose policy is gone (it cannot be deleted while in use) bounds to nothing: an empty policy.
+    /// </summary>
+    public Policy? BoundaryOf(string? policyArn) => policyArn is null ? null
+        : FindPolicy(policyArn) is { } p ? Compile($"{policyArn} (version {p.DefaultVersionId}, permissions boundary)", PolicyKind.Identity, p.DefaultVersion.Document)
+        : Compile($"{policyArn} (permissions boundary, missing)", PolicyKind.Identity, """{"Version":"2012-10-17","Statement":[]}""");
+
     /// <summary>A compiled policy, cached by (source, kind, text); the text was validated when it was stored.</summary>
     public Policy Compile(string source, PolicyKind kind, string document) =>
         _compiled.GetOrAdd((source, kind, document), static k => Policy.Parse(k.Item3, k.Item2, k.Item1));
@@ -220,7 +232,7 @@ public sealed partial class IamDirectory
 
     private static string NewId(string prefix) => prefix + RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17);
 
-    public Task<IamUser> CreateUserAsync(string userName, string? path, IReadOnlyDictionary<string, string>? tags, CancellationToken ct)
+    public Task<IamUser> CreateUserAsync(string userName, string? path, IReadOnlyDictionary<string, string>? tags, string? permissionsBoundary, CancellationToken ct)
     {
         CheckName(userName, "userName");
         path = CheckPath(path);
@@ -230,10 +242,11 @@ public sealed partial class IamDirectory
         return ChangeAsync(() =>
         {
             if (_users.ContainsKey(userName)) throw IamErrors.EntityAlreadyExists($"User with name {userName} already exists.");
+            if (permissionsBoundary is not null) RequireBoundaryPolicy(permissionsBoundary);
             return new IamUser
             {
                 UserName = userName, UserId = NewId("AIDA"), Arn = Arn("user", path, userName), Path = path,
-                CreateDate = Now(), Tags = tags is null ? [] : new Dictionary<string, string>(tags),
+                CreateDate = Now(), Tags = tags is null ? [] : new Dictionary<string, string>(tags), PermissionsBoundary = permissionsBoundary,
             };
         }, u => SaveUser(u), ct);
     }
@@ -299,7 +312,7 @@ public sealed partial class IamDirectory
     }, SaveUser, ct);
 
     public Task<IamRole> CreateRoleAsync(string roleName, string? path, string trustPolicy, string? description, int? maxSessionDuration,
-        IReadOnlyDictionary<string, string>? tags, CancellationToken ct)
+        IReadOnlyDictionary<string, string>? tags, string? permissionsBoundary, CancellationToken ct)
     {
         CheckName(roleName, "roleName");
         path = CheckPath(path);
@@ -314,11 +327,12 @@ public sealed partial class IamDirectory
         return ChangeAsync(() =>
         {
             if (_roles.ContainsKey(roleName)) throw IamErrors.EntityAlreadyExists($"Role with name {roleName} already exists.");
+            if (permissionsBoundary is not null) RequireBoundaryPolicy(permissionsBoundary);
             return new IamRole
             {
                 RoleName = roleName, RoleId = NewId("AROA"), Arn = Arn("role", path, roleName), Path = path, Description = description,
                 MaxSessionDuration = maxSessionDuration ?? 3600, CreateDate = Now(), AssumeRolePolicyDocument = trustPolicy,
-                Tags = tags is null ? [] : new Dictionary<string, string>(tags),
+                Tags = tags is null ? [] : new Dictionary<string, string>(tags), PermissionsBoundary = permissionsBoundary,
             };
         }, SaveRole, ct);
     }
@@ -374,7 +388,7 @@ public sealed partial class IamDirectory
     public Task DeletePolicyAsync(string arn, CancellationToken ct) => ChangeAsync(() =>
     {
         var p = RequirePolicy(arn);
-        if (AttachmentCount(arn) > 0) throw IamErrors.DeleteConflict("Cannot delete a policy attached to entities.");
+        if (AttachmentCount(arn) > 0 || BoundaryUsageCount(arn) > 0) throw IamErrors.DeleteConflict("Cannot delete a policy attached to entities.");
         if (p.Versions.Count > 1) throw IamErrors.DeleteConflict("Cannot delete a policy with non-default versions; delete them first.");
         return p;
     }, async p =>
@@ -421,6 +435,27 @@ public sealed partial class IamDirectory
             throw IamErrors.NoSuchEntity($"Policy {arn} version {versionId} does not exist or is not attachable.");
         return p;
     }, SavePolicy, ct);
+
+    // ---- permissions boundaries (target kind: user, role) ------------------------------------------------------
+
+    /// <summary>Sets (policy ARN) or removes (null) a user's or role's permissions boundary.</summary>
+    public Task SetPermissionsBoundaryAsync(string kind, string name, string? policyArn, CancellationToken ct) => ChangeAsync<object>(() =>
+    {
+        if (policyArn is not null) RequireBoundaryPolicy(policyArn);
+        switch (kind)
+        {
+            case "user": { var u = Copy(RequireUser(name)); u.PermissionsBoundary = policyArn; return u; }
+            case "role": { var r = Copy(RequireRole(name)); r.PermissionsBoundary = policyArn; return r; }
+            default: throw new ArgumentOutOfRangeException(nameof(kind));
+        }
+    }, SaveAny, ct);
+
+    /// <summary>A boundary must be an existing managed policy (IAM: "Scope ARN … does not exist or is not attachable").</summary>
+    public void RequireBoundaryPolicy(string policyArn)
+    {
+        if (FindPolicy(policyArn) is null)
+            throw IamErrors.NoSuchEntity($"Scope ARN: {policyArn} does not exist or is not attachable.");
+    }
 
     // ---- attachments and inline policies (target kind: user, group, role) ---------------------------------------
 

@@ -17,6 +17,8 @@ public sealed class IamUser
     public Dictionary<string, string> InlinePolicies { get; set; } = [];
     public List<string> AttachedPolicies { get; set; } = [];
     public List<string> Groups { get; set; } = [];
+    /// <summary>The ARN of the managed policy that is this user's permissions boundary, if any.</summary>
+    public string? PermissionsBoundary { get; set; }
 }
 
 public sealed class IamGroup
@@ -43,6 +45,8 @@ public sealed class IamRole
     public Dictionary<string, string> Tags { get; set; } = [];
     public Dictionary<string, string> InlinePolicies { get; set; } = [];
     public List<string> AttachedPolicies { get; set; } = [];
+    /// <summary>The ARN of the managed policy that is this role's permissions boundary, if any.</summary>
+    public string? PermissionsBoundary { get; set; }
 }
 
 public sealed class IamPolicyVersion

@@ -40,10 +40,15 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
     // ---- users, groups, roles ----
 
-    public Task<IamUser> CreateUserAsync(RequestContext ctx, string userName, string? path, IReadOnlyDictionary<string, string>? tags, CancellationToken ct)
+    public Task<IamUser> CreateUserAsync(RequestContext ctx, string userName, string? path, IReadOnlyDictionary<string, string>? tags, CancellationToken ct) =>
+        CreateUserAsync(ctx, userName, path, tags, null, ct);
+
+    /// <summary>CreateUser, with the permissions boundary given (condition key iam:PermissionsBoundary).</summary>
+    public Task<IamUser> CreateUserAsync(RequestContext ctx, string userName, string? path, IReadOnlyDictionary<string, string>? tags,
+        string? permissionsBoundary, CancellationToken ct)
     {
-        Demand(ctx, "iam:CreateUser", UserArn(path ?? "/", userName));
-        return directory.CreateUserAsync(userName, path, tags, ct);
+        Demand(ctx, "iam:CreateUser", UserArn(path ?? "/", userName), BoundaryKey(permissionsBoundary));
+        return directory.CreateUserAsync(userName, path, tags, permissionsBoundary, ct);
     }
 
     public IamUser GetUser(RequestContext ctx, string? userName)
@@ -126,10 +131,15 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     }
 
     public Task<IamRole> CreateRoleAsync(RequestContext ctx, string roleName, string? path, string trustPolicy, string? description,
-        int? maxSessionDuration, IReadOnlyDictionary<string, string>? tags, CancellationToken ct)
+        int? maxSessionDuration, IReadOnlyDictionary<string, string>? tags, CancellationToken ct) =>
+        CreateRoleAsync(ctx, roleName, path, trustPolicy, description, maxSessionDuration, tags, null, ct);
+
+    /// <summary>CreateRole, with the permissions boundary given (condition key iam:PermissionsBoundary).</summary>
+    public Task<IamRole> CreateRoleAsync(RequestContext ctx, string roleName, string? path, string trustPolicy, string? description,
+        int? maxSessionDuration, IReadOnlyDictionary<string, string>? tags, string? permissionsBoundary, CancellationToken ct)
     {
-        Demand(ctx, "iam:CreateRole", $"arn:aws:iam::{AccountId}:role{path ?? "/"}{roleName}");
-        return directory.CreateRoleAsync(roleName, path, trustPolicy, description, maxSessionDuration, tags, ct);
+        Demand(ctx, "iam:CreateRole", $"arn:aws:iam::{AccountId}:role{path ?? "/"}{roleName}", BoundaryKey(permissionsBoundary));
+        return directory.CreateRoleAsync(roleName, path, trustPolicy, description, maxSessionDuration, tags, permissionsBoundary, ct);
     }
 
     public IamRole GetRole(RequestContext ctx, string roleName)
@@ -297,13 +307,13 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
     public Task AttachPolicyAsync(RequestContext ctx, string kind, string name, string policyArn, CancellationToken ct)
     {
-        Demand(ctx, $"iam:Attach{Title(kind)}Policy", ArnOf(kind, name), new ConditionValues().Set("iam:PolicyARN", policyArn));
+        Demand(ctx, $"iam:Attach{Title(kind)}Policy", ArnOf(kind, name), EntityKeys(kind, name).Set("iam:PolicyARN", policyArn));
         return directory.AttachPolicyAsync(kind, name, policyArn, ct);
     }
 
     public Task DetachPolicyAsync(RequestContext ctx, string kind, string name, string policyArn, CancellationToken ct)
     {
-        Demand(ctx, $"iam:Detach{Title(kind)}Policy", ArnOf(kind, name), new ConditionValues().Set("iam:PolicyARN", policyArn));
+        Demand(ctx, $"iam:Detach{Title(kind)}Policy", ArnOf(kind, name), EntityKeys(kind, name).Set("iam:PolicyARN", policyArn));
         return directory.DetachPolicyAsync(kind, name, policyArn, ct);
     }
 
@@ -315,7 +325,7 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
     public Task PutInlinePolicyAsync(RequestContext ctx, string kind, string name, string policyName, string document, CancellationToken ct)
     {
-        Demand(ctx, $"iam:Put{Title(kind)}Policy", ArnOf(kind, name));
+        Demand(ctx, $"iam:Put{Title(kind)}Policy", ArnOf(kind, name), EntityKeys(kind, name));
         return directory.PutInlinePolicyAsync(kind, name, policyName, document, ct);
     }
 

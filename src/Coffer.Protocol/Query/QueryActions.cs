@@ -25,7 +25,8 @@ public sealed partial class QueryEndpoint
         KeyValuePair<string, Handler> A(string name, Handler h) => new(name, h);
 
         // users
-        yield return A("CreateUser", async (e, c, f, x, ct) => User(x, await e.Iam.CreateUserAsync(c, f.Required("UserName"), f.Optional("Path"), f.Tags(), ct).ConfigureAwait(false)));
+        yield return A("CreateUser", async (e, c, f, x, ct) => User(x, await e.Iam.CreateUserAsync(c, f.Required("UserName"), f.Optional("Path"), f.Tags(),
+            f.Optional("PermissionsBoundary"), ct).ConfigureAwait(false)));
         yield return A("GetUser", Sync((e, c, f, x) => User(x, e.Iam.GetUser(c, f.Optional("UserName")))));
         yield return A("ListUsers", Sync((e, c, f, x) => List(x, f, "Users", e.Iam.ListUsers(c, f.Optional("PathPrefix")), u => User(x, u, "member"))));
         yield return A("DeleteUser", (e, c, f, x, ct) => e.Iam.DeleteUserAsync(c, f.Required("UserName"), ct));
@@ -44,7 +45,7 @@ public sealed partial class QueryEndpoint
         yield return A("RemoveUserFromGroup", (e, c, f, x, ct) => e.Iam.RemoveUserFromGroupAsync(c, f.Required("GroupName"), f.Required("UserName"), ct));
         // roles
         yield return A("CreateRole", async (e, c, f, x, ct) => Role(x, await e.Iam.CreateRoleAsync(c, f.Required("RoleName"), f.Optional("Path"),
-            f.Required("AssumeRolePolicyDocument"), f.Optional("Description"), f.Int("MaxSessionDuration"), f.Tags(), ct).ConfigureAwait(false)));
+            f.Required("AssumeRolePolicyDocument"), f.Optional("Description"), f.Int("MaxSessionDuration"), f.Tags(), f.Optional("PermissionsBoundary"), ct).ConfigureAwait(false)));
         yield return A("GetRole", Sync((e, c, f, x) => Role(x, e.Iam.GetRole(c, f.Required("RoleName")))));
         yield return A("ListRoles", Sync((e, c, f, x) => List(x, f, "Roles", e.Iam.ListRoles(c, f.Optional("PathPrefix")), r => Role(x, r, "member"))));
         yield return A("UpdateAssumeRolePolicy", (e, c, f, x, ct) => e.Iam.UpdateAssumeRolePolicyAsync(c, f.Required("RoleName"), f.Required("PolicyDocument"), ct));
@@ -101,6 +102,14 @@ public sealed partial class QueryEndpoint
         }));
         yield return A("SetDefaultPolicyVersion", (e, c, f, x, ct) => e.Iam.SetDefaultPolicyVersionAsync(c, f.Required("PolicyArn"), f.Required("VersionId"), ct));
         yield return A("DeletePolicyVersion", (e, c, f, x, ct) => e.Iam.DeletePolicyVersionAsync(c, f.Required("PolicyArn"), f.Required("VersionId"), ct));
+        // permissions boundaries of users and roles
+        foreach (var (kind, title) in new[] { ("user", "User"), ("role", "Role") })
+        {
+            yield return A($"Put{title}PermissionsBoundary", (e, c, f, x, ct) =>
+                e.Iam.PutPermissionsBoundaryAsync(c, kind, f.Required(title + "Name"), f.Required("PermissionsBoundary"), ct));
+            yield return A($"Delete{title}PermissionsBoundary", (e, c, f, x, ct) =>
+                e.Iam.DeletePermissionsBoundaryAsync(c, kind, f.Required(title + "Name"), ct));
+        }
         // attachments and inline policies, for each kind of identity
         foreach (var (kind, title) in new[] { ("user", "User"), ("group", "Group"), ("role", "Role") })
         {
@@ -255,6 +264,7 @@ public sealed partial class QueryEndpoint
         x.WriteElementString("UserId", u.UserId);
         x.WriteElementString("Arn", u.Arn);
         x.WriteElementString("CreateDate", Date(u.CreateDate));
+        if (element != "member") Boundary(x, u.PermissionsBoundary);   // GetUser, CreateUser; lists leave it out, as IAM's do
         Tags(x, u.Tags);
         x.WriteEndElement();
     }
@@ -282,7 +292,17 @@ public sealed partial class QueryEndpoint
         x.WriteElementString("AssumeRolePolicyDocument", Uri.EscapeDataString(r.AssumeRolePolicyDocument));
         if (r.Description is not null) x.WriteElementString("Description", r.Description);
         x.WriteElementString("MaxSessionDuration", r.MaxSessionDuration.ToString(CultureInfo.InvariantCulture));
+        if (element != "member") Boundary(x, r.PermissionsBoundary);
         Tags(x, r.Tags);
+        x.WriteEndElement();
+    }
+
+    private static void Boundary(XmlWriter x, string? policyArn)
+    {
+        if (policyArn is null) return;
+        x.WriteStartElement("PermissionsBoundary");
+        x.WriteElementString("PermissionsBoundaryType", "PermissionsBoundaryPolicy");
+        x.WriteElementString("PermissionsBoundaryArn", policyArn);
         x.WriteEndElement();
     }
 
@@ -295,7 +315,7 @@ public sealed partial class QueryEndpoint
         x.WriteElementString("Path", p.Path);
         x.WriteElementString("DefaultVersionId", p.DefaultVersionId);
         x.WriteElementString("AttachmentCount", e.Iam.Directory.AttachmentCount(p.Arn).ToString(CultureInfo.InvariantCulture));
-        x.WriteElementString("PermissionsBoundaryUsageCount", "0");
+        x.WriteElementString("PermissionsBoundaryUsageCount", e.Iam.Directory.BoundaryUsageCount(p.Arn).ToString(CultureInfo.InvariantCulture));
         x.WriteElementString("IsAttachable", "true");
         if (p.Description is not null) x.WriteElementString("Description", p.Description);
         x.WriteElementString("CreateDate", Date(p.CreateDate));

@@ -29,7 +29,7 @@ public sealed partial class QueryEndpoint
         "UserName", "GroupName", "RoleName", "PolicyName", "PolicyArn", "Path", "PathPrefix", "NewPath", "AccessKeyId",
         "Status", "VersionId", "SetAsDefault", "Description", "MaxSessionDuration", "AssumeRolePolicyDocument",
         "PolicyDocument", "PolicySourceArn", "Scope", "OnlyAttached", "PolicyUsageFilter", "Marker", "MaxItems",
-        "RoleArn", "RoleSessionName", "DurationSeconds", "Policy", "ExternalId",
+        "RoleArn", "RoleSessionName", "DurationSeconds", "Policy", "ExternalId", "PermissionsBoundary",
         "ActionNames.member.1", "ResourceArns.member.1",
     ], StringComparer.Ordinal);
 

@@ -353,6 +353,48 @@ public sealed class PolicyEvaluatorTests
         Assert.False(PolicyEvaluator.Evaluate(q with { Action = "secretsmanager:DescribeSecret" }, [], session).IsAllowed);
     }
 
+    [Fact]
+    public void A_permissions_boundary_bounds_identity_policies_and_grants_nothing()
+    {
+        var q = new AuthorizationQuery(Bob, "secretsmanager:GetSecretValue", SecretArn, new ConditionValues());
+        var all = Identity("""{"Effect":"Allow","Action":"*","Resource":"*"}""");
+        var describeOnly = Identity("""{"Sid":"Bound","Effect":"Allow","Action":"secretsmanager:Describe*","Resource":"*"}""");
+        var r = PolicyEvaluator.Evaluate(q, [all], boundary: describeOnly);
+        Assert.Equal(Decision.ImplicitDeny, r.Decision);
+        Assert.Equal("because no permissions boundary allows the secretsmanager:GetSecretValue action", r.Reason);
+        var describe = PolicyEvaluator.Evaluate(q with { Action = "secretsmanager:DescribeSecret" }, [all], boundary: describeOnly);
+        Assert.True(describe.IsAllowed);
+        Assert.Contains(describe.Statements, s => s.Sid == "Bound");
+        // The boundary allows, but no identity policy does: nothing is granted.
+        Assert.Equal(Decision.ImplicitDeny, PolicyEvaluator.Evaluate(q with { Action = "secretsmanager:DescribeSecret" }, [], boundary: describeOnly).Decision);
+        // An explicit deny in the boundary wins.
+        var deny = Identity("""{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"secretsmanager:GetSecretValue","Resource":"*"}""");
+        var denied = PolicyEvaluator.Evaluate(q, [all], boundary: deny);
+        Assert.Equal(Decision.ExplicitDeny, denied.Decision);
+        Assert.Equal("with an explicit deny in a permissions boundary", denied.Reason);
+    }
+
+    [Fact]
+    public void A_boundary_does_not_bound_a_resource_policy_naming_the_user_or_session_but_does_the_role()
+    {
+        var q = new AuthorizationQuery(Bob, "secretsmanager:GetSecretValue", SecretArn, new ConditionValues());
+        var nothing = Identity("""{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*"}""");
+        var toBob = Resource($$"""{"Effect":"Allow","Principal":{"AWS":"{{Bob.Arn}}"},"Action":"*","Resource":"*"}""");
+        Assert.True(PolicyEvaluator.Evaluate(q, [], null, toBob, nothing).IsAllowed);
+
+        var role = $"arn:aws:iam::{Account}:role/app";
+        var session = new CallerIdentity($"arn:aws:sts::{Account}:assumed-role/app/s1", Account, RoleArn: role);
+        var sq = q with { Caller = session };
+        var toSession = Resource($$"""{"Effect":"Allow","Principal":{"AWS":"{{session.Arn}}"},"Action":"*","Resource":"*"}""");
+        Assert.True(PolicyEvaluator.Evaluate(sq, [], null, toSession, nothing).IsAllowed);
+        var toRole = Resource($$"""{"Effect":"Allow","Principal":{"AWS":"{{role}}"},"Action":"*","Resource":"*"}""");
+        var bounded = PolicyEvaluator.Evaluate(sq, [], null, toRole, nothing);
+        Assert.Equal(Decision.ImplicitDeny, bounded.Decision);
+        Assert.Equal("because no permissions boundary allows the secretsmanager:GetSecretValue action", bounded.Reason);
+        // Without a boundary the role's grant stands, as before.
+        Assert.True(PolicyEvaluator.Evaluate(sq, [], null, toRole).IsAllowed);
+    }
+
     // ---- grammar -------------------------------------------------------------------------------------------
 
     [Theory]

@@ -319,6 +319,68 @@ class Boto3Flows(unittest.TestCase):
             for n in names:
                 self.iam.delete_user(UserName=n)
 
+    def test_permissions_boundary_bounds_a_delegated_administrators_roles(self):
+        # The delegated-administration pattern: a team admin may create roles only with the boundary, and the
+        # roles it makes can never do more than the boundary allows, whatever policies it gives them.
+        team = self.sm.create_secret(Name=f"{self.name}/team/db", SecretString="team-pw")
+        other = self.sm.create_secret(Name=f"{self.name}/other", SecretString="other-pw")
+        boundary = self.iam.create_policy(PolicyName=f"{self.name}-boundary", PolicyDocument=doc(
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+             "Resource": f"arn:aws:secretsmanager:*:*:secret:{self.name}/team/*"}))["Policy"]["Arn"]
+        self.iam.create_user(UserName=self.name)
+        with_boundary = {"StringEquals": {"iam:PermissionsBoundary": boundary}}
+        self.iam.put_user_policy(UserName=self.name, PolicyName="delegated", PolicyDocument=doc(
+            {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:PutRolePolicy"], "Resource": "*", "Condition": with_boundary},
+            {"Effect": "Allow", "Action": ["iam:GetRole", "sts:AssumeRole"], "Resource": "*"},
+            {"Effect": "Deny", "Action": "iam:DeleteRolePermissionsBoundary", "Resource": "*"}))
+        key = self.iam.create_access_key(UserName=self.name)["AccessKey"]
+        SEEN_SECRETS.append(key["SecretAccessKey"])
+        dev = {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
+        dev_iam = client("iam", dev)
+
+        role_name = f"{self.name}-app"
+        code, message = error_code(lambda: dev_iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust_account()))
+        self.assertEqual(code, "AccessDenied")
+        self.assertIn("iam:CreateRole", message)
+        role = dev_iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust_account(), PermissionsBoundary=boundary)["Role"]
+        self.assertEqual(role["PermissionsBoundary"], {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": boundary})
+        self.assertEqual(dev_iam.get_role(RoleName=role_name)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"], boundary)
+        self.assertNotIn("PermissionsBoundary", [r for r in self.iam.list_roles()["Roles"] if r["RoleName"] == role_name][0])
+        dev_iam.put_role_policy(RoleName=role_name, PolicyName="all", PolicyDocument=doc(
+            {"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}))
+
+        creds = client("sts", dev).assume_role(RoleArn=role["Arn"], RoleSessionName="app")["Credentials"]
+        SEEN_SECRETS.extend([creds["SecretAccessKey"], creds["SessionToken"]])
+        app = client("secretsmanager", creds)
+        self.assertEqual(app.get_secret_value(SecretId=team["ARN"])["SecretString"], "team-pw")
+        code, message = error_code(lambda: app.get_secret_value(SecretId=other["ARN"]))
+        self.assertEqual(code, "AccessDeniedException")
+        self.assertIn("because no permissions boundary allows the secretsmanager:GetSecretValue action", message)
+        self.assertEqual(error_code(lambda: app.delete_secret(SecretId=team["ARN"]))[0], "AccessDeniedException")
+
+        # The boundary stays: the team admin may not remove it, and its policy cannot be deleted while in use.
+        self.assertEqual(error_code(lambda: dev_iam.delete_role_permissions_boundary(RoleName=role_name))[0], "AccessDenied")
+        self.assertEqual(self.iam.get_policy(PolicyArn=boundary)["Policy"]["PermissionsBoundaryUsageCount"], 1)
+        self.assertEqual(error_code(lambda: self.iam.delete_policy(PolicyArn=boundary))[0], "DeleteConflict")
+        missing = boundary.replace("-boundary", "-nope")
+        code, message = error_code(lambda: self.iam.put_user_permissions_boundary(UserName=self.name, PermissionsBoundary=missing))
+        self.assertEqual((code, message), ("NoSuchEntity", f"Scope ARN: {missing} does not exist or is not attachable."))
+        # A user's boundary bounds the user: the team admin itself can no longer read roles.
+        self.iam.put_user_permissions_boundary(UserName=self.name, PermissionsBoundary=boundary)
+        self.assertEqual(self.iam.get_user(UserName=self.name)["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"], boundary)
+        code, message = error_code(lambda: dev_iam.get_role(RoleName=role_name))
+        self.assertEqual(code, "AccessDenied")
+        self.assertIn("because no permissions boundary allows the iam:GetRole action", message)
+        self.iam.delete_user_permissions_boundary(UserName=self.name)
+        self.assertEqual(dev_iam.get_role(RoleName=role_name)["Role"]["RoleName"], role_name)
+
+        # Removed by the account's administrator, the role's own policies apply in full to new sessions.
+        self.iam.delete_role_permissions_boundary(RoleName=role_name)
+        self.assertNotIn("PermissionsBoundary", self.iam.get_role(RoleName=role_name)["Role"])
+        creds = client("sts", dev).assume_role(RoleArn=role["Arn"], RoleSessionName="app2")["Credentials"]
+        SEEN_SECRETS.extend([creds["SecretAccessKey"], creds["SessionToken"]])
+        self.assertEqual(client("secretsmanager", creds).get_secret_value(SecretId=other["ARN"])["SecretString"], "other-pw")
+
     def test_groups_managed_policy_versions_and_simulation(self):
         user = self.iam.create_user(UserName=self.name)["User"]
         self.iam.create_group(GroupName=self.name)
