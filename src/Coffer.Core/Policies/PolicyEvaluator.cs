@@ -12,6 +12,9 @@ public sealed record DecidingStatement(string PolicySource, PolicyKind Kind, int
 /// <summary>The outcome and why: the statements that decided it, and AWS's "because …" clause for denials.</summary>
 public sealed record EvaluationResult(Decision Decision, IReadOnlyList<DecidingStatement> Statements, string Reason)
 {
+    /// <summary>With a permissions boundary: whether it allows the request (an Allow matches, no Deny); else null.</summary>
+    public bool? AllowedByPermissionsBoundary { get; init; }
+
     public bool IsAllowed => Decision == Decision.Allowed;
 }
 
@@ -41,6 +44,8 @@ public static class PolicyEvaluator
 
         if (boundary is not null)
             Scan(boundary, query, lowerAction, ref denies, ref boundaryAllows, ref denyIn, "a permissions boundary");
+        bool? allowedByBoundary = boundary is null ? null : boundaryAllows is not null && denies is null;
+        EvaluationResult Done(EvaluationResult r) => allowedByBoundary is null ? r : r with { AllowedByPermissionsBoundary = allowedByBoundary };
 
         foreach (var policy in identity)
             Scan(policy, query, lowerAction, ref denies, ref identityAllows, ref denyIn, "an identity-based policy");
@@ -70,22 +75,22 @@ public static class PolicyEvaluator
         // The boundary bounds what identity policies and role-ARN grants give, never what it does not allow itself.
         var bounded = boundary is not null && boundaryAllows is null;
         if (bounded && resourceAllows is null && (identityAllows is not null || roleAllows is not null) && denies is null)
-            return new EvaluationResult(Decision.ImplicitDeny, [], $"because no permissions boundary allows the {query.Action} action");
+            return Done(new EvaluationResult(Decision.ImplicitDeny, [], $"because no permissions boundary allows the {query.Action} action"));
         if (bounded) identityAllows = null;
         else if (roleAllows is not null) (resourceAllows ??= []).AddRange(roleAllows);
 
         if (denies is not null)
-            return new EvaluationResult(Decision.ExplicitDeny, denies, $"with an explicit deny in {denyIn}");
+            return Done(new EvaluationResult(Decision.ExplicitDeny, denies, $"with an explicit deny in {denyIn}"));
         if (identityAllows is null && resourceAllows is null)
-            return new EvaluationResult(Decision.ImplicitDeny, [], $"because no identity-based policy allows the {query.Action} action");
+            return Done(new EvaluationResult(Decision.ImplicitDeny, [], $"because no identity-based policy allows the {query.Action} action"));
         if (session is not null && sessionAllows is null)
-            return new EvaluationResult(Decision.ImplicitDeny, [], $"because no session policy allows the {query.Action} action");
+            return Done(new EvaluationResult(Decision.ImplicitDeny, [], $"because no session policy allows the {query.Action} action"));
         var allows = new List<DecidingStatement>();
         if (identityAllows is not null) allows.AddRange(identityAllows);
         if (resourceAllows is not null) allows.AddRange(resourceAllows);
         if (sessionAllows is not null) allows.AddRange(sessionAllows);
         if (boundaryAllows is not null && identityAllows is not null) allows.AddRange(boundaryAllows);
-        return new EvaluationResult(Decision.Allowed, allows, "");
+        return Done(new EvaluationResult(Decision.Allowed, allows, ""));
     }
 
     private static void Scan(Policy policy, AuthorizationQuery query, string lowerAction,

@@ -162,6 +162,12 @@ public sealed partial class QueryEndpoint
                 x.WriteEndElement();
                 x.WriteStartElement("MissingContextValues");
                 x.WriteEndElement();
+                if (r.Result.AllowedByPermissionsBoundary is { } bounded)
+                {
+                    x.WriteStartElement("PermissionsBoundaryDecisionDetail");
+                    x.WriteElementString("AllowedByPermissionsBoundary", bounded ? "true" : "false");
+                    x.WriteEndElement();
+                }
                 x.WriteEndElement();
             });
         }));

@@ -371,6 +371,9 @@ class Boto3Flows(unittest.TestCase):
         code, message = error_code(lambda: dev_iam.get_role(RoleName=role_name))
         self.assertEqual(code, "AccessDenied")
         self.assertIn("because no permissions boundary allows the iam:GetRole action", message)
+        sim = self.iam.simulate_principal_policy(PolicySourceArn=f"arn:aws:iam::{account()}:user/{self.name}",
+                                                 ActionNames=["iam:GetRole"])["EvaluationResults"][0]
+        self.assertEqual((sim["EvalDecision"], sim["PermissionsBoundaryDecisionDetail"]), ("implicitDeny", {"AllowedByPermissionsBoundary": False}))
         self.iam.delete_user_permissions_boundary(UserName=self.name)
         self.assertEqual(dev_iam.get_role(RoleName=role_name)["Role"]["RoleName"], role_name)
 
