@@ -283,13 +283,16 @@ public sealed partial class SecretService
         new() { RandomPassword = PasswordGenerator.Generate(request) };
 
     // ---- tags and resource policies -------------------------------------------------------------------------
+    // These go through WriteAsync, so the change feed names the secret: a caching agent re-reads it within seconds,
+    // and drops it when its credentials may no longer read it (a Deny in the resource policy, a tag an ABAC
+    // condition depends on).
 
     public Task TagResourceAsync(RequestContext ctx, TagResourceRequest request, CancellationToken ct)
     {
         var secretId = Validation.SecretId(request.SecretId);
         if (request.Tags is null) throw ServiceException.InvalidParameter("You must provide Tags.");
         Validation.Tags(request.Tags, options.MaxTagsPerSecret);
-        return store.WriteAsync(tx =>
+        return WriteAsync(tx =>
         {
             var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:TagResource", TagKeys(null, request.Tags, requestTags: true));
             var tags = secret.Tags ?? [];
@@ -303,8 +306,8 @@ public sealed partial class SecretService
             secret.Tags = tags;
             secret.LastChangedDate = Now();
             tx.UpdateSecret(secret);
-            return 0;
-        }, ct);
+            return secret.Arn;
+        }, arn => arn, ct);
     }
 
     public Task UntagResourceAsync(RequestContext ctx, UntagResourceRequest request, CancellationToken ct)
@@ -312,7 +315,7 @@ public sealed partial class SecretService
         var secretId = Validation.SecretId(request.SecretId);
         if (request.TagKeys is null) throw ServiceException.InvalidParameter("You must provide TagKeys.");
         for (var i = 0; i < request.TagKeys.Count; i++) Validation.Length(request.TagKeys[i], $"tagKeys.{i + 1}.member", 1, 128);
-        return store.WriteAsync(tx =>
+        return WriteAsync(tx =>
         {
             var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:UntagResource",
                 TagKeys(null, request.TagKeys.Select(k => new Tag(k, "")), requestTags: false));
@@ -322,8 +325,8 @@ public sealed partial class SecretService
                 secret.LastChangedDate = Now();
                 tx.UpdateSecret(secret);
             }
-            return 0;
-        }, ct);
+            return secret.Arn;
+        }, arn => arn, ct);
     }
 
     public Task<SecretIdentityResult> PutResourcePolicyAsync(RequestContext ctx, PutResourcePolicyRequest request, CancellationToken ct)
@@ -333,7 +336,7 @@ public sealed partial class SecretService
         var document = Policy.Parse(policy, PolicyKind.Resource, "resource policy");
         if (request.BlockPublicPolicy == true && document.GrantsPublicAccess())
             throw ServiceException.PublicPolicy("This resource policy contains a policy that grants public access.");
-        return store.WriteAsync(tx =>
+        return WriteAsync(tx =>
         {
             var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:PutResourcePolicy",
                 Keys(("secretsmanager:BlockPublicPolicy", request.BlockPublicPolicy == true ? "true" : "false")));
@@ -341,7 +344,7 @@ public sealed partial class SecretService
             secret.LastChangedDate = Now();
             tx.UpdateSecret(secret);
             return new SecretIdentityResult { ARN = secret.Arn, Name = secret.Name };
-        }, ct);
+        }, r => r.ARN, ct);
     }
 
     public async Task<GetResourcePolicyResult> GetResourcePolicyAsync(RequestContext ctx, SecretIdRequest request, CancellationToken ct)
@@ -353,7 +356,7 @@ public sealed partial class SecretService
     public Task<SecretIdentityResult> DeleteResourcePolicyAsync(RequestContext ctx, SecretIdRequest request, CancellationToken ct)
     {
         var secretId = Validation.SecretId(request.SecretId);
-        return store.WriteAsync(tx =>
+        return WriteAsync(tx =>
         {
             var secret = ResolveForWrite(tx, ctx, secretId, "secretsmanager:DeleteResourcePolicy");
             if (secret.ResourcePolicy is not null)
@@ -363,7 +366,7 @@ public sealed partial class SecretService
                 tx.UpdateSecret(secret);
             }
             return new SecretIdentityResult { ARN = secret.Arn, Name = secret.Name };
-        }, ct);
+        }, r => r.ARN, ct);
     }
 
     /// <summary>

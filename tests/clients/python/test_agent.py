@@ -373,6 +373,23 @@ class InvalidationTest(AgentTestCase):
         self.assertTrue(value)
         self.assertLess(waited, 3.0)
 
+    def test_a_resource_policy_deny_stops_the_agent_within_seconds(self):
+        # Revocation: a Deny for the agent's own credentials in the secret's resource policy is a change on the
+        # feed, so the agent re-reads the secret, hears AccessDeniedException and stops serving it (no stale copy).
+        name = self.create("revocable")
+        self.assertEqual("revocable", self.agent.value(name))
+        arn = self.sm.describe_secret(SecretId=name)["ARN"]
+        self.sm.put_resource_policy(SecretId=name, ResourcePolicy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:GetSecretValue", "Resource": arn}]}))
+        refused, waited = wait_for(lambda: self.agent.secret(name)[0] != 200, timeout=10)
+        self.assertTrue(refused, "the agent still served the secret 10 s after a Deny")
+        self.assertLess(waited, 3.0)
+        status, _, body = self.agent.secret(name)
+        self.assertEqual("AccessDeniedException", json.loads(body)["__type"], f"{status} {body}")
+        self.sm.delete_resource_policy(SecretId=name)
+        served, _ = wait_for(lambda: self.agent.secret(name)[0] == 200, timeout=10)
+        self.assertTrue(served)
+
     def test_no_secret_value_in_agent_log_or_metrics(self):
         canary = "canary-" + uuid.uuid4().hex
         name = self.create(canary)
