@@ -35,20 +35,38 @@ public static class AgentHost
         }
 
         SsrfToken token;
-        AwsCredentials credentials;
+        AwsCredentials? staticCredentials = null;
         Uri endpoint;
+        RoleProfile? roleProfile = null;
+        var region = options.Region ?? NonEmpty(env("AWS_REGION")) ?? NonEmpty(env("AWS_DEFAULT_REGION")) ?? "us-east-1";
         try
         {
             token = SsrfToken.Resolve(options.SsrfEnvVariables, env);
-            credentials = AwsCredentials.Resolve(options.CredentialsFilePath, env);
             endpoint = ResolveEndpoint(options, env);
+            // The SDKs' order: keys in the environment, then a role profile of the config file, then the
+            // credentials file. credentials_file_path (AWS's agent) replaces all of them.
+            if (options.CredentialsFilePath is null && NonEmpty(env("AWS_ACCESS_KEY_ID")) is null)
+                roleProfile = RoleProfile.Find(env, TimeProvider.System);
+            if (roleProfile is null) staticCredentials = AwsCredentials.Resolve(options.CredentialsFilePath, env);
         }
         catch (InvalidOperationException e)
         {
             await stderr.WriteLineAsync("coffer agent: " + e.Message).ConfigureAwait(false);
             return 2;
         }
-        var region = options.Region ?? NonEmpty(env("AWS_REGION")) ?? NonEmpty(env("AWS_DEFAULT_REGION")) ?? "us-east-1";
+        // A role profile: the role is assumed through the server's STS before serving, and again before expiry.
+        using var roleSource = roleProfile is null ? null
+            : new RoleCredentialsSource(roleProfile, endpoint, region, TimeSpan.FromMilliseconds(options.UpstreamTimeoutMillis), TimeProvider.System);
+        AwsCredentials credentials;
+        try
+        {
+            credentials = staticCredentials ?? await roleSource!.AssumeAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            await stderr.WriteLineAsync("coffer agent: " + e.Message).ConfigureAwait(false);
+            return 1;
+        }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "coffer-agent" });
         builder.Configuration.Sources.Clear();
@@ -72,6 +90,8 @@ public static class AgentHost
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(cache);
         builder.Services.AddSingleton(sp => new AgentEndpoint(cache, token, options, metrics, sp.GetRequiredService<ILogger<AgentEndpoint>>()));
+        if (roleSource is not null)
+            builder.Services.AddHostedService(sp => new RoleCredentialsRefresher(roleSource, signer, time, sp.GetRequiredService<ILogger<RoleCredentialsRefresher>>()));
         if (options.CredentialsFilePath is { } credentialsFile)
             builder.Services.AddHostedService(sp => new CredentialsFileWatcher(credentialsFile, env, signer, time,
                 sp.GetRequiredService<ILogger<CredentialsFileWatcher>>()));

@@ -1,7 +1,8 @@
 namespace Coffer.Agent;
 
 /// <summary>Upstream credentials. <see cref="ToString"/> never shows the secret key or session token.</summary>
-internal sealed record AwsCredentials(string AccessKeyId, string SecretAccessKey, string? SessionToken, string Source)
+internal sealed record AwsCredentials(string AccessKeyId, string SecretAccessKey, string? SessionToken, string Source,
+    DateTimeOffset? Expiration = null)
 {
     public override string ToString() => $"{AccessKeyId} (from {Source})";
 
@@ -9,6 +10,8 @@ internal sealed record AwsCredentials(string AccessKeyId, string SecretAccessKey
     /// The standard chain, as far as it applies off AWS: <c>credentials_file_path</c> from the config file when
     /// set (as AWS's agent does); else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN); else the
     /// shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials), profile AWS_PROFILE or default.
+    /// (A role profile of the config file, <see cref="RoleProfile"/>, comes before the credentials file; the host
+    /// asks for it.)
     /// </summary>
     public static AwsCredentials Resolve(string? credentialsFilePath, Func<string, string?> env)
     {
@@ -28,34 +31,15 @@ internal sealed record AwsCredentials(string AccessKeyId, string SecretAccessKey
                 $"No upstream credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile {profile} in {file}.");
     }
 
-    private static AwsCredentials? FromFile(string path, string profile)
-    {
-        if (!File.Exists(path)) return null;
-        string? section = null;
-        string? id = null, secret = null, token = null;
-        foreach (var rawLine in File.ReadLines(path))
-        {
-            var line = rawLine.Trim();
-            if (line.Length == 0 || line[0] is '#' or ';') continue;
-            if (line[0] == '[' && line[^1] == ']')
-            {
-                section = line[1..^1].Trim();
-                continue;
-            }
-            if (section != profile) continue;
-            var eq = line.IndexOf('=');
-            if (eq <= 0) continue;
-            var key = line[..eq].Trim().ToLowerInvariant();
-            var value = line[(eq + 1)..].Trim();
-            switch (key)
-            {
-                case "aws_access_key_id": id = value; break;
-                case "aws_secret_access_key": secret = value; break;
-                case "aws_session_token": token = NonEmpty(value); break;
-            }
-        }
-        return id is { Length: > 0 } && secret is { Length: > 0 } ? new AwsCredentials(id, secret, token, $"{path} [{profile}]") : null;
-    }
+    private static AwsCredentials? FromFile(string path, string profile) =>
+        FromSection(IniFile.Read(path, configFile: false).GetValueOrDefault(profile), $"{path} [{profile}]");
+
+    /// <summary>The static keys of one profile section (credentials or config file); null without both keys.</summary>
+    public static AwsCredentials? FromSection(Dictionary<string, string>? section, string source) =>
+        section is not null && section.TryGetValue("aws_access_key_id", out var id) && id.Length > 0
+            && section.TryGetValue("aws_secret_access_key", out var secret) && secret.Length > 0
+            ? new AwsCredentials(id, secret, NonEmpty(section.GetValueOrDefault("aws_session_token")), source)
+            : null;
 
     private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 }

@@ -24,8 +24,7 @@ internal sealed class UpstreamClient : ISecretSource, IDisposable
     public UpstreamClient(Uri endpoint, SigV4Signer signer, TimeSpan timeout, TimeProvider time, AgentMetrics metrics)
     {
         _endpoint = endpoint;
-        _host = endpoint.IsDefaultPort ? endpoint.Host.ToLowerInvariant() : $"{endpoint.Host.ToLowerInvariant()}:{endpoint.Port}";
-        if (endpoint.HostNameType == UriHostNameType.IPv6) _host = endpoint.IsDefaultPort ? $"[{endpoint.IdnHost}]" : $"[{endpoint.IdnHost}]:{endpoint.Port}";
+        _host = HostHeader(endpoint);
         _signer = signer;
         _time = time;
         _metrics = metrics;
@@ -37,6 +36,13 @@ internal sealed class UpstreamClient : ISecretSource, IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             UseProxy = false,
         }) { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    /// <summary>The Host header (as signed) for the endpoint: lower-case host, port unless default, IPv6 in brackets.</summary>
+    public static string HostHeader(Uri endpoint)
+    {
+        var host = endpoint.HostNameType == UriHostNameType.IPv6 ? $"[{endpoint.IdnHost}]" : endpoint.Host.ToLowerInvariant();
+        return endpoint.IsDefaultPort ? host : $"{host}:{endpoint.Port}";
     }
 
     private string BasePath => string.IsNullOrEmpty(_endpoint.AbsolutePath) ? "/" : _endpoint.AbsolutePath;

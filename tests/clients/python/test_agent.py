@@ -441,6 +441,64 @@ class ChangeFeedRouteTest(AgentTestCase):
         self.assertTrue(batch["Reset"])  # a sequence from the future: the reader lost track
 
 
+class RoleProfileTest(AgentTestCase):
+    """Upstream credentials from an assume-role profile of the AWS config file, as the SDKs and AWS's agent take them."""
+
+    def test_an_assume_role_profile_reads_with_the_roles_permissions(self):
+        import boto3
+        allowed = self.create("role-allowed")
+        other = self.create("role-other")
+        allowed_arn = self.sm.describe_secret(SecretId=allowed)["ARN"]
+        admin = dict(endpoint_url=self.server.endpoint, region_name="us-east-1", aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET_KEY)
+        account = boto3.client("sts", **admin).get_caller_identity()["Account"]
+        iam = boto3.client("iam", **admin)
+        role_name = "agent-role-" + uuid.uuid4().hex[:8]
+        iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}]}))
+        iam.put_role_policy(RoleName=role_name, PolicyName="read-one", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": allowed_arn},
+            {"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}]}))
+        files = tempfile.TemporaryDirectory(prefix="coffer-agent-profile-")
+        self.addCleanup(files.cleanup)
+        credentials = os.path.join(files.name, "credentials")
+        config = os.path.join(files.name, "config")
+        with open(credentials, "w") as f:
+            f.write(f"[base]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET_KEY}\n")
+        with open(config, "w") as f:
+            f.write(f"[profile app]\nrole_arn = arn:aws:iam::{account}:role/{role_name}\nsource_profile = base\n"
+                    "role_session_name = agent-e2e\nduration_seconds = 900\n")
+        agent = CofferAgent("role", self.server.endpoint, {"ttl_seconds": 300, "log_level": "info"}, env={
+            "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "app",
+            "AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": credentials}).start()
+        self.addCleanup(agent.stop)
+        self.assertEqual("role-allowed", agent.value(allowed))
+        status, _, body = agent.secret(other)
+        self.assertEqual(400, status, body)
+        error = json.loads(body)
+        self.assertEqual("AccessDeniedException", error["__type"])
+        self.assertIn(f"assumed-role/{role_name}/agent-e2e", error["message"])
+        log = agent.log_text()
+        self.assertIn(f"role arn:aws:iam::{account}:role/{role_name} (profile app)", log)
+        self.assertNotIn(SECRET_KEY, log)
+
+    def test_a_role_the_profile_may_not_assume_stops_the_agent_with_a_clear_error(self):
+        files = tempfile.TemporaryDirectory(prefix="coffer-agent-profile-")
+        self.addCleanup(files.cleanup)
+        config = os.path.join(files.name, "config")
+        with open(config, "w") as f:
+            f.write("[default]\nrole_arn = arn:aws:iam::123456789012:role/no-such-role\nsource_profile = base\n"
+                    f"[profile base]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET_KEY}\n")
+        agent = CofferAgent("badrole", self.server.endpoint, {}, env={
+            "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_CONFIG_FILE": config,
+            "AWS_SHARED_CREDENTIALS_FILE": os.path.join(files.name, "none")})
+        self.addCleanup(agent.stop)
+        with self.assertRaises(RuntimeError) as raised:
+            agent.start(timeout=60)
+        self.assertIn("coffer agent exited with 1", str(raised.exception))
+        self.assertIn("AssumeRole arn:aws:iam::123456789012:role/no-such-role (profile default) was refused: AccessDenied", str(raised.exception))
+        self.assertNotIn(SECRET_KEY, str(raised.exception))
+
+
 class OutageTest(unittest.TestCase):
     """Its own server and agent (TTL 1 s, 3 s maximum staleness), so stopping the server disturbs no other test."""
 

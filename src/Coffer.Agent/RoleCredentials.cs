@@ -1,0 +1,219 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Xml.Linq;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Coffer.Agent;
+
+/// <summary>
+/// A profile of the AWS config file that assumes a role, as the AWS SDKs and CLI read it: <c>role_arn</c> with
+/// <c>source_profile</c> (static keys, or another role profile: role chaining) or <c>credential_source =
+/// Environment</c>, and optionally <c>role_session_name</c>, <c>duration_seconds</c> and <c>external_id</c>.
+/// </summary>
+internal sealed record RoleProfile(string Name, string RoleArn, string SessionName, int DurationSeconds, string? ExternalId,
+    RoleProfile? SourceRole, AwsCredentials? SourceKeys)
+{
+    private const int MaxChain = 5;
+
+    /// <summary>
+    /// The role profile named by AWS_PROFILE (or default) in AWS_CONFIG_FILE (or ~/.aws/config); null when that
+    /// profile has no <c>role_arn</c>. Throws <see cref="InvalidOperationException"/> for a role profile that
+    /// cannot work (no source, a source without keys, MFA, a loop).
+    /// </summary>
+    public static RoleProfile? Find(Func<string, string?> env, TimeProvider time)
+    {
+        var profile = NonEmpty(env("AWS_PROFILE")) ?? "default";
+        var configPath = NonEmpty(env("AWS_CONFIG_FILE")) ?? Path.Combine(Home(env), ".aws", "config");
+        var config = IniFile.Read(configPath, configFile: true);
+        if (!config.TryGetValue(profile, out var section) || !section.ContainsKey("role_arn")) return null;
+        var credentialsPath = NonEmpty(env("AWS_SHARED_CREDENTIALS_FILE")) ?? Path.Combine(Home(env), ".aws", "credentials");
+        return Build(profile, config, IniFile.Read(credentialsPath, configFile: false), env, time, depth: 0);
+    }
+
+    private static RoleProfile Build(string name, Dictionary<string, Dictionary<string, string>> config,
+        Dictionary<string, Dictionary<string, string>> credentials, Func<string, string?> env, TimeProvider time, int depth)
+    {
+        if (depth >= MaxChain) throw new InvalidOperationException($"Profile {name}: source_profile chains more than {MaxChain} roles (a loop?).");
+        var s = config[name];
+        if (s.ContainsKey("mfa_serial")) throw new InvalidOperationException($"Profile {name}: mfa_serial is not supported by coffer agent.");
+        var duration = 3600;
+        if (s.TryGetValue("duration_seconds", out var d) && (!int.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out duration) || duration is < 900 or > 43200))
+            throw new InvalidOperationException($"Profile {name}: duration_seconds must be from 900 to 43200.");
+        var sessionName = s.GetValueOrDefault("role_session_name")
+            ?? "coffer-agent-" + time.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+        var externalId = s.GetValueOrDefault("external_id");
+
+        RoleProfile? sourceRole = null;
+        AwsCredentials? sourceKeys = null;
+        if (s.TryGetValue("credential_source", out var source))
+        {
+            if (!string.Equals(source, "Environment", StringComparison.Ordinal))
+                throw new InvalidOperationException($"Profile {name}: credential_source {source} is not available outside AWS; use Environment or source_profile.");
+            sourceKeys = NonEmpty(env("AWS_ACCESS_KEY_ID")) is { } id && NonEmpty(env("AWS_SECRET_ACCESS_KEY")) is { } secret
+                ? new AwsCredentials(id, secret, NonEmpty(env("AWS_SESSION_TOKEN")), "environment")
+                : throw new InvalidOperationException($"Profile {name}: credential_source = Environment, but AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set.");
+        }
+        else if (s.TryGetValue("source_profile", out var sourceName))
+        {
+            // A source profile with its own role_arn assumes that role first (role chaining), unless it is this
+            // profile itself, whose static keys are then the source (the SDKs' rule).
+            if (sourceName != name && config.TryGetValue(sourceName, out var src) && src.ContainsKey("role_arn"))
+                sourceRole = Build(sourceName, config, credentials, env, time, depth + 1);
+            else
+                sourceKeys = AwsCredentials.FromSection(credentials.GetValueOrDefault(sourceName), $"credentials [{sourceName}]")
+                    ?? AwsCredentials.FromSection(config.GetValueOrDefault(sourceName), $"config [{sourceName}]")
+                    ?? throw new InvalidOperationException($"Profile {name}: source_profile {sourceName} has no aws_access_key_id / aws_secret_access_key.");
+        }
+        else throw new InvalidOperationException($"Profile {name}: role_arn needs source_profile or credential_source.");
+        return new RoleProfile(name, s["role_arn"], sessionName, duration, externalId, sourceRole, sourceKeys);
+    }
+
+    private static string Home(Func<string, string?> env) =>
+        NonEmpty(env("HOME")) ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+
+    private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+}
+
+/// <summary>
+/// Temporary credentials for a <see cref="RoleProfile"/> from the Coffer server's STS AssumeRole (Query protocol,
+/// signed for service <c>sts</c> on the same endpoint), assuming each role of a chain in turn.
+/// </summary>
+internal sealed class RoleCredentialsSource(RoleProfile profile, Uri endpoint, string region, TimeSpan timeout, TimeProvider time) : IDisposable
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(5) }) { Timeout = timeout };
+
+    public RoleProfile Profile => profile;
+
+    /// <summary>Assumes the role (and its source roles first). Throws <see cref="InvalidOperationException"/> naming the failure.</summary>
+    public Task<AwsCredentials> AssumeAsync(CancellationToken ct) => AssumeAsync(profile, ct);
+
+    private async Task<AwsCredentials> AssumeAsync(RoleProfile role, CancellationToken ct)
+    {
+        var source = role.SourceKeys ?? await AssumeAsync(role.SourceRole!, ct).ConfigureAwait(false);
+        var form = new List<KeyValuePair<string, string>>
+        {
+            new("Action", "AssumeRole"), new("Version", "2011-06-15"), new("RoleArn", role.RoleArn),
+            new("RoleSessionName", role.SessionName), new("DurationSeconds", role.DurationSeconds.ToString(CultureInfo.InvariantCulture)),
+        };
+        if (role.ExternalId is not null) form.Add(new("ExternalId", role.ExternalId));
+        var body = Encoding.UTF8.GetBytes(string.Join('&', form.Select(p => Uri.EscapeDataString(p.Key) + "=" + Uri.EscapeDataString(p.Value))));
+        var headers = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["content-type"] = "application/x-www-form-urlencoded; charset=utf-8" };
+        var host = UpstreamClient.HostHeader(endpoint);
+        var path = string.IsNullOrEmpty(endpoint.AbsolutePath) ? "/" : endpoint.AbsolutePath;
+        new SigV4Signer(source, region, "sts").Sign("POST", host, path, [], headers, body, time.GetUtcNow());
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new ByteArrayContent(body) };
+        foreach (var (name, value) in headers)
+        {
+            if (name == "content-type") request.Content.Headers.TryAddWithoutValidation("Content-Type", value);
+            else if (name != "host") request.Headers.TryAddWithoutValidation(name, value);
+        }
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            throw new InvalidOperationException($"AssumeRole {role.RoleArn} (profile {role.Name}): the server did not answer ({e.GetType().Name}).", e);
+        }
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            XDocument xml;
+            try { xml = XDocument.Parse(text); }
+            catch (System.Xml.XmlException) { throw new InvalidOperationException($"AssumeRole {role.RoleArn} (profile {role.Name}): HTTP {(int)response.StatusCode} without an STS answer."); }
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                var code = xml.Descendants().FirstOrDefault(e => e.Name.LocalName == "Code")?.Value ?? ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture);
+                var message = xml.Descendants().FirstOrDefault(e => e.Name.LocalName == "Message")?.Value;
+                throw new InvalidOperationException($"AssumeRole {role.RoleArn} (profile {role.Name}) was refused: {code}: {message}");
+            }
+            string Field(string name) => xml.Descendants().FirstOrDefault(e => e.Name.LocalName == name)?.Value
+                ?? throw new InvalidOperationException($"AssumeRole {role.RoleArn} (profile {role.Name}): the answer has no {name}.");
+            return new AwsCredentials(Field("AccessKeyId"), Field("SecretAccessKey"), Field("SessionToken"),
+                $"role {role.RoleArn} (profile {role.Name})",
+                DateTimeOffset.Parse(Field("Expiration"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal));
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}
+
+/// <summary>
+/// Keeps role credentials fresh: assumes the role again five minutes before they expire (a quarter of their
+/// lifetime when that is shorter), as the AWS SDKs do, and retries every 30 s after a failure while the current
+/// credentials last.
+/// </summary>
+internal sealed class RoleCredentialsRefresher(RoleCredentialsSource source, SigV4Signer signer, TimeProvider time, ILogger<RoleCredentialsRefresher> log)
+    : BackgroundService
+{
+    public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>When the current credentials should be replaced.</summary>
+    public static DateTimeOffset RefreshAt(AwsCredentials current, DateTimeOffset issued)
+    {
+        var expires = current.Expiration ?? issued.AddHours(1);
+        var margin = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(5).Ticks, (expires - issued).Ticks / 4));
+        return expires - margin;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var next = RefreshAt(signer.Credentials, time.GetUtcNow());
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var wait = next - time.GetUtcNow();
+            try { if (wait > TimeSpan.Zero) await Task.Delay(wait, time, stoppingToken).ConfigureAwait(false); }
+            catch (OperationCanceledException) { break; }
+            try
+            {
+                var now = time.GetUtcNow();
+                var fresh = await source.AssumeAsync(stoppingToken).ConfigureAwait(false);
+                signer.Credentials = fresh;
+                next = RefreshAt(fresh, now);
+                log.LogInformation("Refreshed upstream credentials: {Credentials}, expiring {Expiration:O}", fresh.ToString(), fresh.Expiration);
+            }
+            catch (InvalidOperationException e)
+            {
+                log.LogWarning("Could not refresh the role credentials ({Error}); trying again in {Seconds} s", e.Message, RetryInterval.TotalSeconds);
+                next = time.GetUtcNow() + RetryInterval;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
+        }
+    }
+}
+
+/// <summary>The AWS shared config and credentials files' INI form: sections of key = value.</summary>
+internal static class IniFile
+{
+    /// <summary>
+    /// Sections by profile name; none when the file does not exist. In the config file a profile is
+    /// <c>[profile NAME]</c> (or <c>[default]</c>), in the credentials file <c>[NAME]</c>. Keys are lower-cased.
+    /// </summary>
+    public static Dictionary<string, Dictionary<string, string>> Read(string path, bool configFile)
+    {
+        var sections = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
+        if (!File.Exists(path)) return sections;
+        Dictionary<string, string>? current = null;
+        foreach (var raw in File.ReadLines(path))
+        {
+            var line = raw.Trim();
+            if (line.Length == 0 || line[0] is '#' or ';') continue;
+            if (line[0] == '[' && line[^1] == ']')
+            {
+                var name = line[1..^1].Trim();
+                if (configFile && name.StartsWith("profile ", StringComparison.Ordinal)) name = name[8..].Trim();
+                else if (configFile && name != "default") { current = null; continue; }   // [sso-session …], [services …]
+                current = sections.TryGetValue(name, out var existing) ? existing : sections[name] = new(StringComparer.Ordinal);
+                continue;
+            }
+            if (current is null) continue;
+            var eq = line.IndexOf('=');
+            if (eq <= 0) continue;
+            current[line[..eq].Trim().ToLowerInvariant()] = line[(eq + 1)..].Trim();
+        }
+        return sections;
+    }
+}

@@ -1,0 +1,101 @@
+namespace Coffer.Agent.Tests;
+
+/// <summary>Assume-role profiles of the AWS config file, read as the SDKs read them.</summary>
+public sealed class RoleProfileTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("coffer-agent-profile-").FullName;
+    private readonly Dictionary<string, string> _env = new(StringComparer.Ordinal);
+
+    public RoleProfileTests()
+    {
+        _env["AWS_CONFIG_FILE"] = Path.Combine(_dir, "config");
+        _env["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(_dir, "credentials");
+        File.WriteAllText(_env["AWS_SHARED_CREDENTIALS_FILE"], "[base]\naws_access_key_id = AKIABASE\naws_secret_access_key = base-secret\n");
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private RoleProfile? Find(string config)
+    {
+        File.WriteAllText(_env["AWS_CONFIG_FILE"], config);
+        return RoleProfile.Find(name => _env.GetValueOrDefault(name), TimeProvider.System);
+    }
+
+    [Fact]
+    public void A_role_profile_takes_its_source_keys_from_the_credentials_file()
+    {
+        _env["AWS_PROFILE"] = "app";
+        var p = Find("""
+            [default]
+            region = us-east-1
+            [sso-session corp]
+            role_arn = arn:aws:iam::111122223333:role/not-a-profile
+            [profile app]
+            role_arn = arn:aws:iam::111122223333:role/app
+            source_profile = base
+            role_session_name = web-1
+            duration_seconds = 900
+            external_id = ext-42
+            """)!;
+        Assert.Equal(("app", "arn:aws:iam::111122223333:role/app", "web-1", 900, "ext-42"), (p.Name, p.RoleArn, p.SessionName, p.DurationSeconds, p.ExternalId));
+        Assert.Equal("AKIABASE", p.SourceKeys!.AccessKeyId);
+        Assert.Null(p.SourceRole);
+    }
+
+    [Fact]
+    public void A_profile_without_role_arn_is_not_a_role_profile()
+    {
+        Assert.Null(Find("[default]\nregion = us-east-1\n"));
+        _env["AWS_PROFILE"] = "missing";
+        Assert.Null(Find("[default]\nrole_arn = arn:aws:iam::111122223333:role/app\nsource_profile = base\n"));
+    }
+
+    [Fact]
+    public void A_source_profile_with_its_own_role_chains_and_defaults_apply()
+    {
+        var p = Find("""
+            [default]
+            role_arn = arn:aws:iam::111122223333:role/second
+            source_profile = first
+            [profile first]
+            role_arn = arn:aws:iam::111122223333:role/first
+            source_profile = base
+            """)!;
+        Assert.Equal("arn:aws:iam::111122223333:role/first", p.SourceRole!.RoleArn);
+        Assert.Equal("AKIABASE", p.SourceRole.SourceKeys!.AccessKeyId);
+        Assert.Equal(3600, p.DurationSeconds);
+        Assert.StartsWith("coffer-agent-", p.SessionName, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Credential_source_Environment_reads_the_environment()
+    {
+        _env["AWS_ACCESS_KEY_ID"] = "AKIAENV";
+        _env["AWS_SECRET_ACCESS_KEY"] = "env-secret";
+        var p = Find("[default]\nrole_arn = arn:aws:iam::111122223333:role/app\ncredential_source = Environment\n")!;
+        Assert.Equal("AKIAENV", p.SourceKeys!.AccessKeyId);
+    }
+
+    [Theory]
+    [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\n", "needs source_profile or credential_source")]
+    [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = nobody\n", "source_profile nobody has no aws_access_key_id")]
+    [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = base\nmfa_serial = arn:aws:iam::1:mfa/me\n", "mfa_serial is not supported")]
+    [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = base\nduration_seconds = 60\n", "duration_seconds must be from 900 to 43200")]
+    [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\ncredential_source = Ec2InstanceMetadata\n", "not available outside AWS")]
+    [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\ncredential_source = Environment\n", "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set")]
+    [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = loop\n[profile loop]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = default\n", "a loop")]
+    public void Role_profiles_that_cannot_work_are_refused_with_the_reason(string config, string reason)
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => Find(config));
+        Assert.Contains(reason, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Credentials_are_refreshed_five_minutes_before_expiry_or_at_three_quarters_of_a_short_life()
+    {
+        var issued = new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
+        AwsCredentials Expiring(TimeSpan life) => new("ASIA", "s", "t", "role", issued + life);
+        Assert.Equal(issued.AddMinutes(55), RoleCredentialsRefresher.RefreshAt(Expiring(TimeSpan.FromHours(1)), issued));
+        Assert.Equal(issued.AddMinutes(15), RoleCredentialsRefresher.RefreshAt(Expiring(TimeSpan.FromMinutes(20)), issued));
+    }
+}
