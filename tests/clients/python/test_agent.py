@@ -130,9 +130,9 @@ class CofferAgent:
         return self.metric("coffer_agent_upstream_requests_total")
 
 
-def start_server(data_dir: str, name: str, port: int | None = None) -> CofferServer:
+def start_server(data_dir: str, name: str, port: int | None = None, env: dict[str, str] | None = None) -> CofferServer:
     server = CofferServer(name=name, dev=False, data_dir=data_dir,
-                          env={"COFFER_BOOTSTRAP_ACCESS_KEY_ID": KEY_ID, "COFFER_BOOTSTRAP_SECRET_ACCESS_KEY": SECRET_KEY})
+                          env={"COFFER_BOOTSTRAP_ACCESS_KEY_ID": KEY_ID, "COFFER_BOOTSTRAP_SECRET_ACCESS_KEY": SECRET_KEY, **(env or {})})
     return server.start(port=port)
 
 
@@ -444,12 +444,10 @@ class ChangeFeedRouteTest(AgentTestCase):
 class RoleProfileTest(AgentTestCase):
     """Upstream credentials from an assume-role profile of the AWS config file, as the SDKs and AWS's agent take them."""
 
-    def test_an_assume_role_profile_reads_with_the_roles_permissions(self):
+    def role_agent(self, server: CofferServer, allowed_arn: str, name: str) -> tuple[CofferAgent, str]:
+        """A role allowed to read one secret (and the change feed), and an agent started with a profile for it."""
         import boto3
-        allowed = self.create("role-allowed")
-        other = self.create("role-other")
-        allowed_arn = self.sm.describe_secret(SecretId=allowed)["ARN"]
-        admin = dict(endpoint_url=self.server.endpoint, region_name="us-east-1", aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET_KEY)
+        admin = dict(endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET_KEY)
         account = boto3.client("sts", **admin).get_caller_identity()["Account"]
         iam = boto3.client("iam", **admin)
         role_name = "agent-role-" + uuid.uuid4().hex[:8]
@@ -467,19 +465,42 @@ class RoleProfileTest(AgentTestCase):
         with open(config, "w") as f:
             f.write(f"[profile app]\nrole_arn = arn:aws:iam::{account}:role/{role_name}\nsource_profile = base\n"
                     "role_session_name = agent-e2e\nduration_seconds = 900\n")
-        agent = CofferAgent("role", self.server.endpoint, {"ttl_seconds": 300, "log_level": "info"}, env={
+        agent = CofferAgent(name, server.endpoint, {"ttl_seconds": 300, "log_level": "info"}, env={
             "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "app",
             "AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": credentials}).start()
         self.addCleanup(agent.stop)
+        return agent, f"arn:aws:iam::{account}:role/{role_name}"
+
+    def test_an_assume_role_profile_reads_with_the_roles_permissions(self):
+        allowed = self.create("role-allowed")
+        other = self.create("role-other")
+        agent, role_arn = self.role_agent(self.server, self.sm.describe_secret(SecretId=allowed)["ARN"], "role")
         self.assertEqual("role-allowed", agent.value(allowed))
         status, _, body = agent.secret(other)
         self.assertEqual(400, status, body)
         error = json.loads(body)
         self.assertEqual("AccessDeniedException", error["__type"])
-        self.assertIn(f"assumed-role/{role_name}/agent-e2e", error["message"])
+        self.assertIn(f"assumed-role/{role_arn.split('/')[-1]}/agent-e2e", error["message"])
         log = agent.log_text()
-        self.assertIn(f"role arn:aws:iam::{account}:role/{role_name} (profile app)", log)
+        self.assertIn(f"role {role_arn} (profile app)", log)
         self.assertNotIn(SECRET_KEY, log)
+
+    def test_role_credentials_are_renewed_before_they_expire(self):
+        # A server whose sessions last 3 s (test-only setting): the agent must assume the role again in time, or
+        # its reads would fail with ExpiredTokenException after 3 s.
+        data = tempfile.TemporaryDirectory(prefix="coffer-agent-short-")
+        self.addCleanup(data.cleanup)
+        server = start_server(data.name, "agent-short-sessions", env={"COFFER_TEST_SESSION_LIFETIME_SECONDS": "3"})
+        self.addCleanup(server.stop)
+        sm = server.client(access_key=KEY_ID, secret_key=SECRET_KEY)
+        arn = sm.create_secret(Name=coffer_harness.unique("agent/short"), SecretString="renewed")["ARN"]
+        agent, _ = self.role_agent(server, arn, "renewing")
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            status, _, body = agent.secret(arn, refreshNow="true")
+            self.assertEqual(200, status, body)
+            time.sleep(0.25)
+        self.assertGreaterEqual(agent.log_text().count("Refreshed upstream credentials"), 2)
 
     def test_a_role_the_profile_may_not_assume_stops_the_agent_with_a_clear_error(self):
         files = tempfile.TemporaryDirectory(prefix="coffer-agent-profile-")
