@@ -255,13 +255,28 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
         return directory.RequirePolicy(arn);
     }
 
-    public IReadOnlyList<IamManagedPolicy> ListPolicies(RequestContext ctx, string? scope, bool onlyAttached, string? pathPrefix)
+    public IReadOnlyList<IamManagedPolicy> ListPolicies(RequestContext ctx, string? scope, bool onlyAttached, string? pathPrefix) =>
+        ListPolicies(ctx, scope, onlyAttached, pathPrefix, null);
+
+    /// <summary>
+    /// ListPolicies; <paramref name="usage"/> (PolicyUsageFilter) keeps only the policies in use as permissions
+    /// policies (PermissionsPolicy) or as permissions boundaries (PermissionsBoundary).
+    /// </summary>
+    public IReadOnlyList<IamManagedPolicy> ListPolicies(RequestContext ctx, string? scope, bool onlyAttached, string? pathPrefix, string? usage)
     {
         Demand(ctx, "iam:ListPolicies", $"arn:aws:iam::{AccountId}:policy/");
+        if (usage is not (null or "PermissionsPolicy" or "PermissionsBoundary"))
+            throw IamErrors.Validation($"1 validation error detected: Value '{usage}' at 'policyUsageFilter' failed to satisfy constraint: Member must satisfy enum value set: [PermissionsPolicy, PermissionsBoundary]");
         if (scope == "AWS") return [];
         var prefix = PathPrefix(pathPrefix);
         return [.. directory.Policies.Where(p => p.Path.StartsWith(prefix, StringComparison.Ordinal)
-            && (!onlyAttached || directory.AttachmentCount(p.Arn) > 0))];
+            && (!onlyAttached || directory.AttachmentCount(p.Arn) > 0 || directory.BoundaryUsageCount(p.Arn) > 0)
+            && usage switch
+            {
+                "PermissionsPolicy" => directory.AttachmentCount(p.Arn) > 0,
+                "PermissionsBoundary" => directory.BoundaryUsageCount(p.Arn) > 0,
+                _ => true,
+            })];
     }
 
     public Task DeletePolicyAsync(RequestContext ctx, string arn, CancellationToken ct)

@@ -82,7 +82,7 @@ public sealed partial class QueryEndpoint
             f.Required("PolicyDocument"), f.Optional("Description"), ct).ConfigureAwait(false)));
         yield return A("GetPolicy", Sync((e, c, f, x) => ManagedPolicy(e, x, e.Iam.GetPolicy(c, f.Required("PolicyArn")))));
         yield return A("ListPolicies", Sync((e, c, f, x) => List(x, f, "Policies",
-            e.Iam.ListPolicies(c, f.Optional("Scope"), f.Bool("OnlyAttached"), f.Optional("PathPrefix")), p => ManagedPolicy(e, x, p, "member"))));
+            e.Iam.ListPolicies(c, f.Optional("Scope"), f.Bool("OnlyAttached"), f.Optional("PathPrefix"), f.Optional("PolicyUsageFilter")), p => ManagedPolicy(e, x, p, "member"))));
         yield return A("DeletePolicy", (e, c, f, x, ct) => e.Iam.DeletePolicyAsync(c, f.Required("PolicyArn"), ct));
         yield return A("CreatePolicyVersion", async (e, c, f, x, ct) =>
         {

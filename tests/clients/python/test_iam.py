@@ -361,6 +361,9 @@ class Boto3Flows(unittest.TestCase):
         # The boundary stays: the team admin may not remove it, and its policy cannot be deleted while in use.
         self.assertEqual(error_code(lambda: dev_iam.delete_role_permissions_boundary(RoleName=role_name))[0], "AccessDenied")
         self.assertEqual(self.iam.get_policy(PolicyArn=boundary)["Policy"]["PermissionsBoundaryUsageCount"], 1)
+        listed = lambda usage: [p["Arn"] for p in self.iam.list_policies(OnlyAttached=True, PolicyUsageFilter=usage)["Policies"]]
+        self.assertIn(boundary, listed("PermissionsBoundary"))
+        self.assertNotIn(boundary, listed("PermissionsPolicy"))
         self.assertEqual(error_code(lambda: self.iam.delete_policy(PolicyArn=boundary))[0], "DeleteConflict")
         missing = boundary.replace("-boundary", "-nope")
         code, message = error_code(lambda: self.iam.put_user_permissions_boundary(UserName=self.name, PermissionsBoundary=missing))
