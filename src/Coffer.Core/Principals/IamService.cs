@@ -40,7 +40,7 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
     // ---- users, groups, roles ----
 
-    public Task<IamUser> CreateUserAsync(RequestContext ctx, string userName, string? path, IReadOnlyDictionary<string, string>? tags, CancellationToken ct)
+    public Task<IamUser> CreateUserAsync(RequestContext ctx, string userName, string? path, IEnumerable<KeyValuePair<string, string>>? tags, CancellationToken ct)
     {
         Demand(ctx, "iam:CreateUser", UserArn(path ?? "/", userName));
         return directory.CreateUserAsync(userName, path, tags, ct);
@@ -126,7 +126,7 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     }
 
     public Task<IamRole> CreateRoleAsync(RequestContext ctx, string roleName, string? path, string trustPolicy, string? description,
-        int? maxSessionDuration, IReadOnlyDictionary<string, string>? tags, CancellationToken ct)
+        int? maxSessionDuration, IEnumerable<KeyValuePair<string, string>>? tags, CancellationToken ct)
     {
         Demand(ctx, "iam:CreateRole", $"arn:aws:iam::{AccountId}:role{path ?? "/"}{roleName}");
         return directory.CreateRoleAsync(roleName, path, trustPolicy, description, maxSessionDuration, tags, ct);
@@ -155,6 +155,44 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     {
         Demand(ctx, "iam:DeleteRole", ArnOf("role", roleName));
         return directory.DeleteRoleAsync(roleName, ct);
+    }
+
+    // ---- tags of users and roles; kind is "user" or "role" ----
+
+    /// <summary>
+    /// The condition keys of a tagging action (Service Authorization Reference, IAM): the entity's current tags as
+    /// aws:ResourceTag/… (and iam:ResourceTag/…), the tags sent as aws:RequestTag/…, their keys as aws:TagKeys.
+    /// </summary>
+    private ConditionValues TagConditions(string kind, string name, IReadOnlyList<KeyValuePair<string, string>>? added, IReadOnlyList<string> keys)
+    {
+        var values = new ConditionValues();
+        var entity = kind == "user" ? directory.FindUser(name)?.Tags : directory.FindRole(name)?.Tags;
+        foreach (var (k, v) in entity ?? [])
+        {
+            values.Set("aws:ResourceTag/" + k, v);
+            values.Set("iam:ResourceTag/" + k, v);
+        }
+        foreach (var (k, v) in added ?? []) values.Set("aws:RequestTag/" + k, v);
+        if (keys.Count > 0) values.Set("aws:TagKeys", [.. keys]);
+        return values;
+    }
+
+    public Task TagAsync(RequestContext ctx, string kind, string name, IReadOnlyList<KeyValuePair<string, string>> tags, CancellationToken ct)
+    {
+        Demand(ctx, $"iam:Tag{Title(kind)}", ArnOf(kind, name), TagConditions(kind, name, tags, [.. tags.Select(t => t.Key)]));
+        return directory.TagAsync(kind, name, tags, ct);
+    }
+
+    public Task UntagAsync(RequestContext ctx, string kind, string name, IReadOnlyList<string> keys, CancellationToken ct)
+    {
+        Demand(ctx, $"iam:Untag{Title(kind)}", ArnOf(kind, name), TagConditions(kind, name, null, keys));
+        return directory.UntagAsync(kind, name, keys, ct);
+    }
+
+    public IReadOnlyList<KeyValuePair<string, string>> ListTags(RequestContext ctx, string kind, string name)
+    {
+        Demand(ctx, $"iam:List{Title(kind)}Tags", ArnOf(kind, name), TagConditions(kind, name, null, []));
+        return directory.TagsOf(kind, name);
     }
 
     // ---- access keys ----

@@ -128,6 +128,20 @@ public sealed partial class QueryEndpoint
                 n => x.WriteElementString("member", n))));
             yield return A($"Delete{title}Policy", (e, c, f, x, ct) => e.Iam.DeleteInlinePolicyAsync(c, kind, f.Required(nameParam), f.Required("PolicyName"), ct));
         }
+        // tags of users and roles
+        foreach (var (kind, title) in new[] { ("user", "User"), ("role", "Role") })
+        {
+            var nameParam = title + "Name";
+            yield return A($"Tag{title}", (e, c, f, x, ct) => e.Iam.TagAsync(c, kind, f.Required(nameParam), f.Tags() ?? [], ct));
+            yield return A($"Untag{title}", (e, c, f, x, ct) => e.Iam.UntagAsync(c, kind, f.Required(nameParam), f.List("TagKeys"), ct));
+            yield return A($"List{title}Tags", Sync((e, c, f, x) => List(x, f, "Tags", e.Iam.ListTags(c, kind, f.Required(nameParam)), t =>
+            {
+                x.WriteStartElement("member");
+                x.WriteElementString("Key", t.Key);
+                x.WriteElementString("Value", t.Value);
+                x.WriteEndElement();
+            })));
+        }
         yield return A("SimulatePrincipalPolicy", Sync((e, c, f, x) =>
         {
             var results = e.Iam.SimulatePrincipalPolicy(c, f.Required("PolicySourceArn"), f.List("ActionNames"), f.List("ResourceArns"), f.ContextEntries());

@@ -337,6 +337,88 @@ public sealed class IamTests : IAsyncLifetime
         Assert.Equal(Decision.ImplicitDeny, Simulate(new ConditionValues().Set("aws:sourceip", "198.51.100.1")));
     }
 
+    private static List<KeyValuePair<string, string>> Tags(params (string Key, string Value)[] tags) => [.. tags.Select(t => new KeyValuePair<string, string>(t.Key, t.Value))];
+
+    [Fact]
+    public async Task Users_and_roles_are_tagged_untagged_and_listed_as_IAM_does()
+    {
+        var ctx = As(Admin);
+        var trust = Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}""");
+        await _iam.CreateRoleAsync(ctx, "tagged", null, trust, null, null, Tags(("Team", "db")), default);
+        await _iam.TagAsync(ctx, "role", "tagged", Tags(("team", "ops"), ("cost", "42")), default);
+        // Keys ignore case: team replaces Team (and takes the new case); a second key is added.
+        Assert.Equal([new("cost", "42"), new("team", "ops")], _iam.ListTags(ctx, "role", "tagged"));
+        await _iam.UntagAsync(ctx, "role", "tagged", ["TEAM", "absent"], default);
+        Assert.Equal([new("cost", "42")], _iam.ListTags(ctx, "role", "tagged"));
+
+        async Task<string> Code(Func<Task> call) => (await Assert.ThrowsAsync<ServiceException>(call)).Code;
+        Assert.Equal("InvalidInput", await Code(() => _iam.TagAsync(ctx, "role", "tagged", Tags(("a", "1"), ("A", "2")), default)));
+        Assert.Equal("InvalidInput", await Code(() => _iam.TagAsync(ctx, "role", "tagged", Tags(("aws:team", "x")), default)));
+        Assert.Equal("InvalidInput", await Code(() => _iam.CreateUserAsync(ctx, "dup", null, Tags(("k", "1"), ("K", "2")), default)));
+        Assert.Equal("ValidationError", await Code(() => _iam.TagAsync(ctx, "role", "tagged", Tags(("bad\u0001", "x")), default)));
+        Assert.Equal("ValidationError", await Code(() => _iam.TagAsync(ctx, "role", "tagged", [], default)));
+        Assert.Equal("ValidationError", await Code(() => _iam.UntagAsync(ctx, "role", "tagged", [], default)));
+        Assert.Equal("NoSuchEntity", await Code(() => _iam.TagAsync(ctx, "user", "nobody", Tags(("k", "v")), default)));
+        Assert.Equal("NoSuchEntity", Assert.Throws<ServiceException>(() => _iam.ListTags(ctx, "role", "nobody")).Code);
+
+        // At most 50 tags in all: the 51st is LimitExceeded and nothing changes; replacing at the limit is fine.
+        await _iam.CreateUserAsync(ctx, "full", null, null, default);
+        await _iam.TagAsync(ctx, "user", "full", Tags([.. Enumerable.Range(0, 50).Select(i => ($"k{i}", "v"))]), default);
+        await _iam.TagAsync(ctx, "user", "full", Tags(("K7", "w")), default);
+        var e = await Assert.ThrowsAsync<ServiceException>(() => _iam.TagAsync(ctx, "user", "full", Tags(("k50", "v")), default));
+        Assert.Equal(("LimitExceeded", "The number of tags has reached the maximum limit."), (e.Code, e.Message));
+        Assert.Equal(50, _iam.ListTags(ctx, "user", "full").Count);
+        Assert.Equal("ValidationError", await Code(() => _iam.TagAsync(ctx, "user", "full", Tags([.. Enumerable.Range(0, 51).Select(i => ($"n{i}", "v"))]), default)));
+
+        await Build();   // tags are stored
+        Assert.Equal("w", _dir2.RequireUser("full").Tags["K7"]);
+        Assert.Equal([new("cost", "42")], _iam.ListTags(ctx, "role", "tagged"));
+    }
+
+    [Fact]
+    public async Task PrincipalTag_conditions_see_tags_as_soon_as_TagUser_and_TagRole_return()
+    {
+        var ctx = As(Admin);
+        var abac = Doc("""{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"db"}}}""");
+        var u = await _iam.CreateUserAsync(ctx, "carol", null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "carol", "abac", abac, default);
+        var carol = As(UserPrincipal(u));
+        Assert.False(_access.Evaluate(carol, "secretsmanager:ListSecrets", "*").IsAllowed);   // evaluated (and cached) untagged
+        await _iam.TagAsync(ctx, "user", "carol", Tags(("Team", "db")), default);
+        Assert.True(_access.Evaluate(carol, "secretsmanager:ListSecrets", "*").IsAllowed);
+        await _iam.UntagAsync(ctx, "user", "carol", ["team"], default);
+        Assert.False(_access.Evaluate(carol, "secretsmanager:ListSecrets", "*").IsAllowed);
+
+        var role = await _iam.CreateRoleAsync(ctx, "abac", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""), null, null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "role", "abac", "abac", abac, default);
+        var c = _iam.AssumeRole(ctx, role.Arn, "s1", null, null).Credentials;
+        var session = As(_keys.FindSession(c.AccessKeyId, c.SessionToken)!.Principal);
+        Assert.False(_access.Evaluate(session, "secretsmanager:ListSecrets", "*").IsAllowed);
+        await _iam.TagAsync(ctx, "role", "abac", Tags(("team", "db")), default);
+        Assert.True(_access.Evaluate(session, "secretsmanager:ListSecrets", "*").IsAllowed);   // a live session sees its role's tags
+    }
+
+    [Fact]
+    public async Task Tagging_is_authorised_with_the_request_and_resource_tags()
+    {
+        var ctx = As(Admin);
+        var admin2 = await _iam.CreateUserAsync(ctx, "tagger", null, null, default);
+        await _iam.CreateUserAsync(ctx, "target", null, Tags(("team", "db")), default);
+        await _iam.CreateUserAsync(ctx, "other", null, Tags(("team", "ops")), default);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "tagger", "p", Doc("""
+            {"Effect":"Allow","Action":["iam:TagUser","iam:UntagUser","iam:ListUserTags"],"Resource":"*",
+             "Condition":{"StringEquals":{"aws:ResourceTag/team":"db"},"ForAllValues:StringEquals":{"aws:TagKeys":["env","team"]}}}
+            """), default);
+        var me = As(UserPrincipal(admin2));
+        await _iam.TagAsync(me, "user", "target", Tags(("env", "prod")), default);
+        Assert.Equal(2, _iam.ListTags(me, "user", "target").Count);
+        async Task<string> Code(Func<Task> call) => (await Assert.ThrowsAsync<ServiceException>(call)).Code;
+        Assert.Equal("AccessDeniedException", await Code(() => _iam.TagAsync(me, "user", "target", Tags(("owner", "x")), default)));
+        Assert.Equal("AccessDeniedException", await Code(() => _iam.TagAsync(me, "user", "other", Tags(("env", "prod")), default)));
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.ListTags(me, "user", "other")).Code);
+        await _iam.UntagAsync(me, "user", "target", ["env"], default);
+    }
+
     [Fact]
     public async Task Secret_actions_are_enforced_at_the_service()
     {
