@@ -180,13 +180,15 @@ public sealed partial class QueryEndpoint
             // the caller asked for, so they are refused until supported.
             if (f.Optional("PolicyArns.member.1.arn") is not null)
                 throw IamErrors.Validation("PolicyArns is not supported by Coffer: pass the session policy inline in Policy.");
-            var r = e.Iam.AssumeRole(c, f.Required("RoleArn"), f.Required("RoleSessionName"), f.Int("DurationSeconds"), f.Optional("Policy"), f.Optional("ExternalId"));
+            var r = e.Iam.AssumeRole(c, f.Required("RoleArn"), f.Required("RoleSessionName"), f.Int("DurationSeconds"), f.Optional("Policy"), f.Optional("ExternalId"),
+                f.Tags(), f.List("TransitiveTagKeys"), f.Optional("SourceIdentity"));
             Credentials(x, r.Credentials);
             x.WriteStartElement("AssumedRoleUser");
             x.WriteElementString("AssumedRoleId", r.AssumedRoleId);
             x.WriteElementString("Arn", r.Arn);
             x.WriteEndElement();
             x.WriteElementString("PackedPolicySize", r.PackedPolicySize.ToString(CultureInfo.InvariantCulture));
+            if (r.SourceIdentity is not null) x.WriteElementString("SourceIdentity", r.SourceIdentity);
         }));
         yield return new("GetSessionToken", Sync((e, c, f, x) => Credentials(x, e.Iam.GetSessionToken(c, f.Int("DurationSeconds")))));
         yield return new("GetCallerIdentity", Sync((e, c, f, x) =>
