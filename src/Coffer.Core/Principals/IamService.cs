@@ -480,7 +480,9 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
         if (tags.Any(t => IamTags.Find(inherited, t.Key) is not null))
             throw InvalidParameterValue("One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.");
         List<KeyValuePair<string, string>> sessionTags = [.. inherited, .. tags];
-        List<string> sessionTransitive = [.. inherited.Select(t => t.Key), .. transitiveTagKeys.Select(k => tags.First(t => string.Equals(t.Key, k, StringComparison.OrdinalIgnoreCase)).Key).Distinct(StringComparer.OrdinalIgnoreCase)];
+        // The new session's transitive keys: the inherited ones, then the request's, in the case of their tags.
+        var requestTransitive = tags.Where(t => transitiveTagKeys.Contains(t.Key, StringComparer.OrdinalIgnoreCase)).Select(t => t.Key);
+        List<string> sessionTransitive = [.. inherited.Select(t => t.Key), .. requestTransitive];
         var packed = (sessionPolicy?.Length ?? 0) + sessionTags.Sum(t => Encoding.UTF8.GetByteCount(t.Key) + Encoding.UTF8.GetByteCount(t.Value));
         var packedPercent = (int)Math.Ceiling(packed * 100.0 / PackedPolicyBudget);
         if (packedPercent > 100)
