@@ -52,7 +52,10 @@ public sealed record AuditIdentity(
     /// <summary>The identity of an authenticated caller.</summary>
     public static AuditIdentity Of(Principal principal) => principal.Kind == PrincipalKind.AssumedRole && principal.RoleArn is { } roleArn
         ? new("AssumedRole", principal.UserId, principal.Arn, principal.AccountId, principal.AccessKeyId, null,
-            new AuditSessionContext("Role", roleArn, principal.UserId.Split(':')[0], roleArn[(roleArn.LastIndexOf('/') + 1)..], null))
+            new AuditSessionContext("Role", roleArn, principal.UserId.Split(':')[0], roleArn[(roleArn.LastIndexOf('/') + 1)..], null)
+            {
+                SourceIdentity = principal.SourceIdentity,
+            })
         : new(principal.Arn.EndsWith(":root", StringComparison.Ordinal) ? "Root" : "IAMUser",
             principal.UserId, principal.Arn, principal.AccountId, principal.AccessKeyId, principal.UserName);
 
@@ -70,7 +73,11 @@ public sealed record AuditIdentity(
 }
 
 /// <summary>For assumed roles (STS): who issued the session and, when known, when it was created.</summary>
-public sealed record AuditSessionContext(string IssuerType, string IssuerArn, string IssuerPrincipalId, string? IssuerUserName, DateTimeOffset? CreationDate, bool MfaAuthenticated = false);
+public sealed record AuditSessionContext(string IssuerType, string IssuerArn, string IssuerPrincipalId, string? IssuerUserName, DateTimeOffset? CreationDate, bool MfaAuthenticated = false)
+{
+    /// <summary>The session's source identity (set with AssumeRole's SourceIdentity), CloudTrail's sessionContext.sourceIdentity.</summary>
+    public string? SourceIdentity { get; init; }
+}
 
 /// <summary>A resource the call touched: CloudTrail's ARN/accountId/type, plus the version and staging label when one was addressed.</summary>
 public sealed record AuditResource(string Arn, string? AccountId, string Type = AuditResource.SecretType, string? VersionId = null, string? StagingLabel = null)

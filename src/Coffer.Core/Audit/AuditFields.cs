@@ -233,23 +233,71 @@ public static class AuditFields
         t_writer = writer;
     }
 
-    /// <summary>For form-encoded (AWS Query) requests such as IAM and STS: keeps the allowed pairs as a JSON object.</summary>
-    public static byte[]? FromPairs(IEnumerable<KeyValuePair<string, string>> pairs, IReadOnlySet<string> allowed)
+    /// <summary>
+    /// For form-encoded (AWS Query) requests such as IAM and STS: keeps the allowed pairs as a JSON object. A list
+    /// named in <paramref name="lists"/> (sent as <c>Name.member.N</c>, or <c>Name.member.N.Key</c> and
+    /// <c>.Value</c> for tags) is kept as one array in CloudTrail's form — <c>"tagKeys":["a"]</c>,
+    /// <c>"tags":[{"key":"a","value":"1"}]</c> — in member order; any other member of an entry is left out.
+    /// </summary>
+    public static byte[]? FromPairs(IEnumerable<KeyValuePair<string, string>> pairs, IReadOnlySet<string> allowed, IReadOnlySet<string>? lists = null)
     {
         var output = new ArrayBufferWriter<byte>(128);
         var any = false;
+        SortedDictionary<string, SortedDictionary<int, (string? Plain, string? Key, string? Value)>>? found = null;
         using (var writer = new Utf8JsonWriter(output, WriterOptions))
         {
             writer.WriteStartObject();
             foreach (var (key, value) in pairs)
             {
+                if (lists is not null && ListEntry(key) is ({ } list, var index, var field) && lists.Contains(list))
+                {
+                    var entries = (found ??= new(StringComparer.Ordinal)).TryGetValue(list, out var e) ? e : found[list] = new();
+                    var entry = entries.GetValueOrDefault(index);
+                    entries[index] = field switch
+                    {
+                        null => entry with { Plain = value },
+                        "Key" => entry with { Key = value },
+                        "Value" => entry with { Value = value },
+                        _ => entry,
+                    };
+                    continue;
+                }
                 if (!allowed.Contains(key)) continue;
                 writer.WriteString(CamelCase(key), value);
+                any = true;
+            }
+            foreach (var (list, entries) in found ?? [])
+            {
+                writer.WriteStartArray(CamelCase(list));
+                foreach (var (_, entry) in entries)
+                {
+                    if (entry.Key is not null)
+                    {
+                        writer.WriteStartObject();
+                        writer.WriteString("key", entry.Key);
+                        writer.WriteString("value", entry.Value ?? "");
+                        writer.WriteEndObject();
+                    }
+                    else if (entry.Plain is not null) writer.WriteStringValue(entry.Plain);
+                }
+                writer.WriteEndArray();
                 any = true;
             }
             writer.WriteEndObject();
         }
         return any ? output.WrittenSpan.ToArray() : null;
+    }
+
+    /// <summary>Name.member.N or Name.member.N.Field → (Name, N, Field); default when the key is not of that form.</summary>
+    private static (string? List, int Index, string? Field) ListEntry(string key)
+    {
+        var at = key.IndexOf(".member.", StringComparison.Ordinal);
+        if (at <= 0) return default;
+        var rest = key.AsSpan(at + ".member.".Length);
+        var dot = rest.IndexOf('.');
+        var number = dot < 0 ? rest : rest[..dot];
+        if (!int.TryParse(number, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index)) return default;
+        return (key[..at], index, dot < 0 ? null : rest[(dot + 1)..].ToString());
     }
 
     private static void CollectEntryArns(ref Utf8JsonReader reader, ref List<string>? arns)

@@ -164,6 +164,7 @@ public static class AuditJson
             if (s.CreationDate is { } created) w.WriteString("creationDate", created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture));
             w.WriteString("mfaAuthenticated", s.MfaAuthenticated ? "true" : "false");
             w.WriteEndObject();
+            if (s.SourceIdentity is not null) w.WriteString("sourceIdentity", s.SourceIdentity);
             w.WriteEndObject();
         }
         w.WriteEndObject();

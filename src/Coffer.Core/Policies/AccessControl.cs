@@ -156,10 +156,10 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
             var caller = ctx.Caller;
             if (key.StartsWith(PrincipalTagPrefix, StringComparison.OrdinalIgnoreCase))
             {
+                // A session tag overrides the role's tag of the same key, whatever its case (IAM User Guide,
+                // "Things to know about session tags").
                 var tag = key[PrincipalTagPrefix.Length..];
-                foreach (var (k, v) in policies.Tags)
-                    if (string.Equals(k, tag, StringComparison.OrdinalIgnoreCase)) return [v];
-                return null;
+                return (IamTags.Find(caller.SessionTags, tag) ?? IamTags.Find(policies.Tags, tag)) is { } v ? [v] : null;
             }
             switch (key.ToLowerInvariant())
             {
@@ -177,6 +177,7 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
                 // DateLessThan aws:TokenIssueTime (IAM User Guide, "Revoke IAM role temporary security credentials").
                 case "aws:tokenissuetime": return caller.TokenIssueTime is { } issued
                     ? [issued.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)] : null;
+                case "aws:sourceidentity": return caller.SourceIdentity is { } source ? [source] : null;
                 case "aws:multifactorauthpresent": return null;
                 case "aws:viaawsservice": return ["false"];
             }

@@ -41,7 +41,12 @@ public sealed class AccessKeyService(IAccountStore store, EnvelopeCipher cipher,
         var policy = claims.SessionPolicy is null ? null : Policies.Policy.Parse(claims.SessionPolicy, Policies.PolicyKind.Session, "session policy");
         var principal = new Principal(claims.Arn, accountId, claims.UserId, claims.Name, claims.AccessKeyId,
             IsAdministrator: claims.Kind == PrincipalKind.User && claims.Name == AdministratorName, claims.Kind, claims.RoleArn, policy, DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresMs),
-            claims.IssuedMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(claims.IssuedMs) : null);
+            claims.IssuedMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(claims.IssuedMs) : null)
+        {
+            SessionTags = claims.Tags is { } tags ? [.. tags.Select(t => new KeyValuePair<string, string>(t[0], t[1]))] : [],
+            TransitiveTagKeys = claims.TransitiveTagKeys ?? [],
+            SourceIdentity = claims.SourceIdentity,
+        };
         var key = new AccessKey(claims.AccessKeyId, Encoding.UTF8.GetBytes(claims.SecretAccessKey), principal);
         if (_sessions.Count > 10_000) _sessions.Clear();
         _sessions[sessionToken] = (key, claims.ExpiresMs);

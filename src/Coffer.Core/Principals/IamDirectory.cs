@@ -165,12 +165,6 @@ public sealed partial class IamDirectory
     [GeneratedRegex(@"^[\u0009\u000A\u000D\u0020-\u007E\u00A1-\u00FF]{0,1000}$", RegexOptions.CultureInvariant)]
     private static partial Regex RoleDescription();
 
-    [GeneratedRegex(@"^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$", RegexOptions.CultureInvariant)]
-    private static partial Regex TagKey();
-
-    [GeneratedRegex(@"^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$", RegexOptions.CultureInvariant)]
-    private static partial Regex TagValue();
-
     // Descriptions and tags are echoed in XML answers: a character XML 1.0 cannot carry (a control character)
     // would make every later Get/List of the entity fail, so they are refused as IAM's patterns refuse them.
     private static void CheckRoleDescription(string? description)
@@ -188,18 +182,11 @@ public sealed partial class IamDirectory
         catch (System.Xml.XmlException) { throw IamErrors.Validation("1 validation error detected: Value at 'description' failed to satisfy constraint: Member must not contain control characters"); }
     }
 
-    private static void CheckTags(IReadOnlyDictionary<string, string>? tags)
+    private static IReadOnlyList<KeyValuePair<string, string>>? CheckTags(IEnumerable<KeyValuePair<string, string>>? tags)
     {
-        if (tags is null) return;
-        if (tags.Count > 50)
-            throw IamErrors.Validation("1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50");
-        foreach (var (k, v) in tags)
-        {
-            if (!TagKey().IsMatch(k))
-                throw IamErrors.Validation("1 validation error detected: Value at 'tags.member.key' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
-            if (!TagValue().IsMatch(v))
-                throw IamErrors.Validation("1 validation error detected: Value at 'tags.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*");
-        }
+        var list = tags?.ToList();
+        IamTags.Check(list, IamErrors.InvalidInput);
+        return list;
     }
 
     // IAM's size quotas (IAM User Guide, "IAM and AWS STS quotas"): characters other than white space.
@@ -232,11 +219,11 @@ public sealed partial class IamDirectory
 
     private static string NewId(string prefix) => prefix + RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 17);
 
-    public Task<IamUser> CreateUserAsync(string userName, string? path, IReadOnlyDictionary<string, string>? tags, string? permissionsBoundary, CancellationToken ct)
+    public Task<IamUser> CreateUserAsync(string userName, string? path, IEnumerable<KeyValuePair<string, string>>? tags, string? permissionsBoundary, CancellationToken ct)
     {
         CheckName(userName, "userName");
         path = CheckPath(path);
-        CheckTags(tags);
+        var tagList = CheckTags(tags);
         if (string.Equals(userName, AccessKeyService.AdministratorName, StringComparison.OrdinalIgnoreCase))
             throw IamErrors.EntityAlreadyExists($"User with name {userName} already exists.");
         return ChangeAsync(() =>
@@ -246,7 +233,7 @@ public sealed partial class IamDirectory
             return new IamUser
             {
                 UserName = userName, UserId = NewId("AIDA"), Arn = Arn("user", path, userName), Path = path,
-                CreateDate = Now(), Tags = tags is null ? [] : new Dictionary<string, string>(tags), PermissionsBoundary = permissionsBoundary,
+                CreateDate = Now(), Tags = tagList is null ? [] : new Dictionary<string, string>(tagList), PermissionsBoundary = permissionsBoundary,
             };
         }, u => SaveUser(u), ct);
     }
@@ -312,12 +299,12 @@ public sealed partial class IamDirectory
     }, SaveUser, ct);
 
     public Task<IamRole> CreateRoleAsync(string roleName, string? path, string trustPolicy, string? description, int? maxSessionDuration,
-        IReadOnlyDictionary<string, string>? tags, string? permissionsBoundary, CancellationToken ct)
+        IEnumerable<KeyValuePair<string, string>>? tags, string? permissionsBoundary, CancellationToken ct)
     {
         CheckName(roleName, "roleName");
         path = CheckPath(path);
         CheckRoleDescription(description);
-        CheckTags(tags);
+        var tagList = CheckTags(tags);
         if (string.Equals(roleName, AccessControl.RotationRoleName, StringComparison.OrdinalIgnoreCase))
             throw IamErrors.EntityAlreadyExists($"Role with name {roleName} already exists.");
         CheckTrustSize(trustPolicy);
@@ -332,7 +319,7 @@ public sealed partial class IamDirectory
             {
                 RoleName = roleName, RoleId = NewId("AROA"), Arn = Arn("role", path, roleName), Path = path, Description = description,
                 MaxSessionDuration = maxSessionDuration ?? 3600, CreateDate = Now(), AssumeRolePolicyDocument = trustPolicy,
-                Tags = tags is null ? [] : new Dictionary<string, string>(tags), PermissionsBoundary = permissionsBoundary,
+                Tags = tagList is null ? [] : new Dictionary<string, string>(tagList), PermissionsBoundary = permissionsBoundary,
             };
         }, SaveRole, ct);
     }
@@ -360,6 +347,57 @@ public sealed partial class IamDirectory
         await _store.DeleteIamEntityAsync("role", Key(r.RoleName), ct).ConfigureAwait(false);
         _roles.TryRemove(r.RoleName, out _);
     }, ct);
+
+    // ---- tags of users and roles (kind: user, role) ---------------------------------------------------------
+
+    /// <summary>The tags of a user or role, ordered by key (so that pages of ListUserTags/ListRoleTags are stable).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> TagsOf(string kind, string name) =>
+        [.. (kind == "user" ? RequireUser(name).Tags : RequireRole(name).Tags).OrderBy(t => t.Key, StringComparer.OrdinalIgnoreCase)];
+
+    /// <summary>
+    /// TagUser/TagRole: adds tags, replacing the value (and the case of the key) of a key already present in any
+    /// case. More than 50 tags in all is LimitExceeded, and nothing changes.
+    /// </summary>
+    public Task TagAsync(string kind, string name, IEnumerable<KeyValuePair<string, string>> tags, CancellationToken ct)
+    {
+        var added = CheckTags(tags)!;
+        if (added.Count == 0)
+            throw IamErrors.Validation("1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null");
+        return ChangeAsync<object>(() =>
+        {
+            if (kind == "user")
+            {
+                var u = Copy(RequireUser(name));
+                u.Tags = IamTags.Merge(u.Tags, added);
+                return u.Tags.Count > IamTags.MaxTags ? throw TooManyTags() : u;
+            }
+            var r = Copy(RequireRole(name));
+            r.Tags = IamTags.Merge(r.Tags, added);
+            return r.Tags.Count > IamTags.MaxTags ? throw TooManyTags() : r;
+        }, SaveAny, ct);
+    }
+
+    private static ServiceException TooManyTags() => IamErrors.LimitExceeded("The number of tags has reached the maximum limit.");
+
+    /// <summary>UntagUser/UntagRole: removes the keys in any case; a key the entity does not have is no error.</summary>
+    public Task UntagAsync(string kind, string name, IReadOnlyList<string> keys, CancellationToken ct)
+    {
+        if (keys.Count == 0)
+            throw IamErrors.Validation("1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null");
+        IamTags.CheckKeys(keys, "tagKeys");
+        return ChangeAsync<object>(() =>
+        {
+            if (kind == "user")
+            {
+                var u = Copy(RequireUser(name));
+                u.Tags = IamTags.Remove(u.Tags, keys);
+                return u;
+            }
+            var r = Copy(RequireRole(name));
+            r.Tags = IamTags.Remove(r.Tags, keys);
+            return r;
+        }, SaveAny, ct);
+    }
 
     // ---- managed policies ------------------------------------------------------------------------------------
 

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.RegularExpressions;
 using Coffer.Core.Policies;
 
@@ -6,7 +7,8 @@ namespace Coffer.Core.Principals;
 /// <summary>Temporary credentials as AssumeRole and GetSessionToken return them.</summary>
 public sealed record TemporaryCredentials(string AccessKeyId, string SecretAccessKey, string SessionToken, DateTimeOffset Expiration);
 
-public sealed record AssumeRoleResult(TemporaryCredentials Credentials, string AssumedRoleId, string Arn, int PackedPolicySize);
+public sealed record AssumeRoleResult(TemporaryCredentials Credentials, string AssumedRoleId, string Arn, int PackedPolicySize,
+    string? SourceIdentity = null);
 
 public sealed record CallerIdentityResult(string UserId, string Account, string Arn);
 
@@ -40,11 +42,11 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
     // ---- users, groups, roles ----
 
-    public Task<IamUser> CreateUserAsync(RequestContext ctx, string userName, string? path, IReadOnlyDictionary<string, string>? tags, CancellationToken ct) =>
+    public Task<IamUser> CreateUserAsync(RequestContext ctx, string userName, string? path, IEnumerable<KeyValuePair<string, string>>? tags, CancellationToken ct) =>
         CreateUserAsync(ctx, userName, path, tags, null, ct);
 
     /// <summary>CreateUser, with the permissions boundary given (condition key iam:PermissionsBoundary).</summary>
-    public Task<IamUser> CreateUserAsync(RequestContext ctx, string userName, string? path, IReadOnlyDictionary<string, string>? tags,
+    public Task<IamUser> CreateUserAsync(RequestContext ctx, string userName, string? path, IEnumerable<KeyValuePair<string, string>>? tags,
         string? permissionsBoundary, CancellationToken ct)
     {
         Demand(ctx, "iam:CreateUser", UserArn(path ?? "/", userName), BoundaryKey(permissionsBoundary));
@@ -131,12 +133,12 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     }
 
     public Task<IamRole> CreateRoleAsync(RequestContext ctx, string roleName, string? path, string trustPolicy, string? description,
-        int? maxSessionDuration, IReadOnlyDictionary<string, string>? tags, CancellationToken ct) =>
+        int? maxSessionDuration, IEnumerable<KeyValuePair<string, string>>? tags, CancellationToken ct) =>
         CreateRoleAsync(ctx, roleName, path, trustPolicy, description, maxSessionDuration, tags, null, ct);
 
     /// <summary>CreateRole, with the permissions boundary given (condition key iam:PermissionsBoundary).</summary>
     public Task<IamRole> CreateRoleAsync(RequestContext ctx, string roleName, string? path, string trustPolicy, string? description,
-        int? maxSessionDuration, IReadOnlyDictionary<string, string>? tags, string? permissionsBoundary, CancellationToken ct)
+        int? maxSessionDuration, IEnumerable<KeyValuePair<string, string>>? tags, string? permissionsBoundary, CancellationToken ct)
     {
         Demand(ctx, "iam:CreateRole", $"arn:aws:iam::{AccountId}:role{path ?? "/"}{roleName}", BoundaryKey(permissionsBoundary));
         return directory.CreateRoleAsync(roleName, path, trustPolicy, description, maxSessionDuration, tags, permissionsBoundary, ct);
@@ -165,6 +167,44 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     {
         Demand(ctx, "iam:DeleteRole", ArnOf("role", roleName));
         return directory.DeleteRoleAsync(roleName, ct);
+    }
+
+    // ---- tags of users and roles; kind is "user" or "role" ----
+
+    /// <summary>
+    /// The condition keys of a tagging action (Service Authorization Reference, IAM): the entity's current tags as
+    /// aws:ResourceTag/… (and iam:ResourceTag/…), the tags sent as aws:RequestTag/…, their keys as aws:TagKeys.
+    /// </summary>
+    private ConditionValues TagConditions(string kind, string name, IReadOnlyList<KeyValuePair<string, string>>? added, IReadOnlyList<string> keys)
+    {
+        var values = new ConditionValues();
+        var entity = kind == "user" ? directory.FindUser(name)?.Tags : directory.FindRole(name)?.Tags;
+        foreach (var (k, v) in entity ?? [])
+        {
+            values.Set("aws:ResourceTag/" + k, v);
+            values.Set("iam:ResourceTag/" + k, v);
+        }
+        foreach (var (k, v) in added ?? []) values.Set("aws:RequestTag/" + k, v);
+        if (keys.Count > 0) values.Set("aws:TagKeys", [.. keys]);
+        return values;
+    }
+
+    public Task TagAsync(RequestContext ctx, string kind, string name, IReadOnlyList<KeyValuePair<string, string>> tags, CancellationToken ct)
+    {
+        Demand(ctx, $"iam:Tag{Title(kind)}", ArnOf(kind, name), TagConditions(kind, name, tags, [.. tags.Select(t => t.Key)]));
+        return directory.TagAsync(kind, name, tags, ct);
+    }
+
+    public Task UntagAsync(RequestContext ctx, string kind, string name, IReadOnlyList<string> keys, CancellationToken ct)
+    {
+        Demand(ctx, $"iam:Untag{Title(kind)}", ArnOf(kind, name), TagConditions(kind, name, null, keys));
+        return directory.UntagAsync(kind, name, keys, ct);
+    }
+
+    public IReadOnlyList<KeyValuePair<string, string>> ListTags(RequestContext ctx, string kind, string name)
+    {
+        Demand(ctx, $"iam:List{Title(kind)}Tags", ArnOf(kind, name), TagConditions(kind, name, null, []));
+        return directory.TagsOf(kind, name);
     }
 
     // ---- access keys ----
@@ -434,8 +474,26 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     [GeneratedRegex(@"^[\w+=,.@:/-]{2,1224}$", RegexOptions.CultureInvariant)]
     private static partial Regex ExternalId();
 
+    [GeneratedRegex(@"^[\w+=,.@-]{2,64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex SourceIdentityPattern();
+
+    /// <summary>
+    /// The budget of a session's packed policy and tags, in bytes: the session policy's characters plus the UTF-8
+    /// bytes of every tag key and value the session carries (its own and inherited ones). AWS does not publish its
+    /// packed limit; this one keeps a session token within a few kilobytes, so that it fits any HTTP header limit.
+    /// </summary>
+    public const int PackedPolicyBudget = 4096;
+
+    /// <summary>
+    /// STS AssumeRole (STS API reference). Session tags (<paramref name="tags"/>, <paramref name="transitiveTagKeys"/>)
+    /// need sts:TagSession and a source identity needs sts:SetSourceIdentity, each allowed the way sts:AssumeRole is
+    /// (the trust policy naming the caller, or naming the account plus an identity policy). A caller that is itself
+    /// a session passes on its transitive tags, which the request may not set again, and its source identity,
+    /// which cannot change; carrying them needs the same permissions as setting them.
+    /// </summary>
     public AssumeRoleResult AssumeRole(RequestContext ctx, string roleArn, string roleSessionName, int? durationSeconds, string? sessionPolicy,
-        string? externalId = null)
+        string? externalId = null, IReadOnlyList<KeyValuePair<string, string>>? tags = null, IReadOnlyList<string>? transitiveTagKeys = null,
+        string? sourceIdentity = null)
     {
         if (!SessionName().IsMatch(roleSessionName ?? ""))
             throw IamErrors.Validation("1 validation error detected: Value at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*");
@@ -446,43 +504,87 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
             throw IamErrors.Validation("1 validation error detected: Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048");
         if (externalId is not null && !ExternalId().IsMatch(externalId))
             throw IamErrors.Validation("1 validation error detected: Value at 'externalId' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*");
+        if (sourceIdentity is not null && !SourceIdentityPattern().IsMatch(sourceIdentity))
+            throw IamErrors.Validation("1 validation error detected: Value at 'sourceIdentity' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*");
+        tags ??= [];
+        transitiveTagKeys ??= [];
+        IamTags.Check(tags, InvalidParameterValue);
+        IamTags.CheckKeys(transitiveTagKeys, "transitiveTagKeys");
+        if (transitiveTagKeys.Any(k => IamTags.Find(tags, k) is null))
+            throw InvalidParameterValue("The specified transitive tag key must be included in the requested tags.");
         if (sessionPolicy is not null) Policy.Parse(sessionPolicy, PolicyKind.Session, "session policy");
+
+        // What the calling session passes on (role chaining): its transitive tags and its source identity.
+        var caller = ctx.Caller;
+        var inherited = caller.SessionTags.Where(t => caller.TransitiveTagKeys.Contains(t.Key, StringComparer.OrdinalIgnoreCase)).ToList();
+        if (tags.Any(t => IamTags.Find(inherited, t.Key) is not null))
+            throw InvalidParameterValue("One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.");
+        List<KeyValuePair<string, string>> sessionTags = [.. inherited, .. tags];
+        // The new session's transitive keys: the inherited ones, then the request's, in the case of their tags.
+        var requestTransitive = tags.Where(t => transitiveTagKeys.Contains(t.Key, StringComparer.OrdinalIgnoreCase)).Select(t => t.Key);
+        List<string> sessionTransitive = [.. inherited.Select(t => t.Key), .. requestTransitive];
+        var packed = (sessionPolicy?.Length ?? 0) + sessionTags.Sum(t => Encoding.UTF8.GetByteCount(t.Key) + Encoding.UTF8.GetByteCount(t.Value));
+        var packedPercent = (int)Math.Ceiling(packed * 100.0 / PackedPolicyBudget);
+        if (packedPercent > 100)
+            throw new ServiceException("PackedPolicyTooLarge", $"Packed policy consumes {packedPercent}% of allotted space, please use smaller policy.");
 
         var name = roleArn[(roleArn.LastIndexOf('/') + 1)..];
         var role = directory.FindRole(name);
-        var denied = $"User: {ctx.Caller.Arn} is not authorized to perform: sts:AssumeRole on resource: {roleArn}";
-        if (role is null || role.Arn != roleArn) throw IamErrors.AccessDenied(denied);
-        if (ctx.Caller.Kind == PrincipalKind.AssumedRole && duration > 3600)
+        string Denied(string action) => $"User: {caller.Arn} is not authorized to perform: {action} on resource: {roleArn}";
+        if (role is null || role.Arn != roleArn) throw IamErrors.AccessDenied(Denied("sts:AssumeRole"));
+        if (caller.Kind == PrincipalKind.AssumedRole && duration > 3600)
             throw IamErrors.Validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.");
         if (duration > role.MaxSessionDuration)
             throw IamErrors.Validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.");
+        // A source identity, once set, is the session's for good (IAM User Guide, "Monitor and control actions
+        // taken with assumed roles"): a chained request naming another one is denied.
+        if (caller.SourceIdentity is { } held && sourceIdentity is not null && sourceIdentity != held)
+            throw IamErrors.AccessDenied($"{Denied("sts:SetSourceIdentity")}: the source identity of the calling session cannot be changed");
+        var effectiveSource = caller.SourceIdentity ?? sourceIdentity;
 
-        // The trust policy must allow the caller; naming only the account delegates to the caller's identity policies.
-        var trust = directory.Compile($"role/{role.RoleName} trust policy", PolicyKind.Trust, role.AssumeRolePolicyDocument);
-        // The trust policy's conditions see the request's keys (aws:PrincipalArn, aws:SourceIp, …) and STS's own.
+        // The trust policy's conditions see the request's keys (aws:PrincipalArn, aws:SourceIp, …) and STS's own:
+        // the session tags as aws:RequestTag/… and aws:TagKeys (inherited ones included, since the new session
+        // carries them), sts:TransitiveTagKeys and sts:SourceIdentity.
         var stsKeys = new ConditionValues().Set("sts:RoleSessionName", roleSessionName!);
         if (externalId is not null) stsKeys.Set("sts:ExternalId", externalId);
-        var identity = access.Evaluate(ctx, "sts:AssumeRole", roleArn, stsKeys);
-        var query = new AuthorizationQuery(ctx.Caller.Caller, "sts:AssumeRole", roleArn, access.Conditions(ctx, stsKeys));
-        bool direct = false, delegated = false;
-        foreach (var s in trust.Statements)
+        foreach (var (k, v) in sessionTags) stsKeys.Set("aws:RequestTag/" + k, v);
+        if (sessionTags.Count > 0) stsKeys.Set("aws:TagKeys", [.. sessionTags.Select(t => t.Key)]);
+        if (sessionTransitive.Count > 0) stsKeys.Set("sts:TransitiveTagKeys", [.. sessionTransitive]);
+        if (effectiveSource is not null) stsKeys.Set("sts:SourceIdentity", effectiveSource);
+
+        var trust = directory.Compile($"role/{role.RoleName} trust policy", PolicyKind.Trust, role.AssumeRolePolicyDocument);
+        var conditions = access.Conditions(ctx, stsKeys);
+        // The trust policy must allow the caller each action; naming only the account delegates to its identity policies.
+        void DemandTrust(string action)
         {
-            if (!s.MatchesAction("sts:assumerole") || !s.MatchesConditions(query.Context)) continue;
-            var who = s.MatchPrincipal(query.Caller);
-            if (who == PrincipalMatch.None) continue;
-            if (!s.IsAllow) throw IamErrors.AccessDenied(denied);
-            if (who == PrincipalMatch.Direct) direct = true; else delegated = true;
+            var identity = access.Evaluate(ctx, action, roleArn, stsKeys);
+            var lowerAction = action.ToLowerInvariant();
+            bool direct = false, delegated = false;
+            foreach (var s in trust.Statements)
+            {
+                if (!s.MatchesAction(lowerAction) || !s.MatchesConditions(conditions)) continue;
+                var who = s.MatchPrincipal(caller.Caller);
+                if (who == PrincipalMatch.None) continue;
+                if (!s.IsAllow) throw IamErrors.AccessDenied(Denied(action));
+                if (who == PrincipalMatch.Direct) direct = true; else delegated = true;
+            }
+            if (identity.Decision == Decision.ExplicitDeny || !(direct || (delegated && identity.IsAllowed)))
+                throw IamErrors.AccessDenied(Denied(action));
         }
-        if (identity.Decision == Decision.ExplicitDeny || !(direct || (delegated && identity.IsAllowed)))
-            throw IamErrors.AccessDenied(denied);
+        DemandTrust("sts:AssumeRole");
+        if (sessionTags.Count > 0) DemandTrust("sts:TagSession");
+        if (effectiveSource is not null) DemandTrust("sts:SetSourceIdentity");
 
         var sessionArn = $"arn:aws:sts::{AccountId}:assumed-role/{role.RoleName}/{roleSessionName}";
         var userId = $"{role.RoleId}:{roleSessionName}";
-        var (claims, token) = sessions.Issue(sessionArn, userId, roleSessionName!, PrincipalKind.AssumedRole, role.Arn, sessionPolicy, TimeSpan.FromSeconds(duration));
+        var (claims, token) = sessions.Issue(sessionArn, userId, roleSessionName!, PrincipalKind.AssumedRole, role.Arn, sessionPolicy,
+            TimeSpan.FromSeconds(duration), sessionTags, sessionTransitive, effectiveSource);
         return new AssumeRoleResult(
             new TemporaryCredentials(claims.AccessKeyId, claims.SecretAccessKey, token, DateTimeOffset.FromUnixTimeMilliseconds(claims.ExpiresMs)),
-            userId, sessionArn, sessionPolicy is null ? 0 : Math.Min(100, sessionPolicy.Length * 100 / 2048));
+            userId, sessionArn, packedPercent, effectiveSource);
     }
+
+    private static ServiceException InvalidParameterValue(string message) => new("InvalidParameterValue", message);
 
     public TemporaryCredentials GetSessionToken(RequestContext ctx, int? durationSeconds)
     {

@@ -23,6 +23,18 @@ public sealed record Principal(
     DateTimeOffset? Expiration = null,
     DateTimeOffset? TokenIssueTime = null)
 {
+    /// <summary>
+    /// A role session's session tags (its own and those inherited from the session that assumed the role): as
+    /// aws:PrincipalTag/… they override the role's tags of the same key, whatever its case.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>> SessionTags { get; init; } = [];
+
+    /// <summary>The keys of <see cref="SessionTags"/> that pass on to the sessions this one assumes (role chaining).</summary>
+    public IReadOnlyList<string> TransitiveTagKeys { get; init; } = [];
+
+    /// <summary>The session's source identity (aws:SourceIdentity); once set, every chained session carries it unchanged.</summary>
+    public string? SourceIdentity { get; init; }
+
     /// <summary>The identity that policies' Principal elements compare with.</summary>
     public CallerIdentity Caller => new(Arn, AccountId, RoleArn, IsAccountRoot: Kind == PrincipalKind.Account);
 

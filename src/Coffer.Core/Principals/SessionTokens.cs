@@ -6,7 +6,10 @@ using Coffer.Crypto;
 
 namespace Coffer.Core.Principals;
 
-/// <summary>What a session token asserts: who the session is, its secret, its session policy and its expiry.</summary>
+/// <summary>
+/// What a session token asserts: who the session is, its secret, its session policy, its expiry, and its session
+/// tags and source identity. Members added later are optional, so tokens issued before them still open.
+/// </summary>
 public sealed class SessionClaims
 {
     [JsonPropertyName("k")] public required string AccessKeyId { get; set; }
@@ -20,6 +23,11 @@ public sealed class SessionClaims
     [JsonPropertyName("e")] public long ExpiresMs { get; set; }
     /// <summary>When the session was issued (aws:TokenIssueTime); 0 in tokens issued before it was recorded.</summary>
     [JsonPropertyName("i")] public long IssuedMs { get; set; }
+    /// <summary>Session tags in the order given (null when none, as in tokens issued before they existed).</summary>
+    [JsonPropertyName("g")] public List<string[]>? Tags { get; set; }
+    /// <summary>The keys of the tags that pass on to chained sessions (null when none).</summary>
+    [JsonPropertyName("x")] public List<string>? TransitiveTagKeys { get; set; }
+    [JsonPropertyName("d")] public string? SourceIdentity { get; set; }
 }
 
 [JsonSerializable(typeof(SessionClaims))]
@@ -40,7 +48,8 @@ public sealed class SessionTokens(EnvelopeCipher cipher, TimeProvider time)
     public TimeProvider Time => time;
 
     public (SessionClaims Claims, string Token) Issue(string arn, string userId, string name, PrincipalKind kind, string? roleArn,
-        string? sessionPolicy, TimeSpan lifetime)
+        string? sessionPolicy, TimeSpan lifetime, IReadOnlyList<KeyValuePair<string, string>>? tags = null,
+        IReadOnlyList<string>? transitiveTagKeys = null, string? sourceIdentity = null)
     {
         const string idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
         const string secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -51,6 +60,9 @@ public sealed class SessionTokens(EnvelopeCipher cipher, TimeProvider time)
             Arn = arn, UserId = userId, Name = name, Kind = kind, RoleArn = roleArn, SessionPolicy = sessionPolicy,
             ExpiresMs = (time.GetUtcNow() + (LifetimeOverride ?? lifetime)).ToUnixTimeMilliseconds() / 1000 * 1000,
             IssuedMs = time.GetUtcNow().ToUnixTimeMilliseconds() / 1000 * 1000,
+            Tags = tags is { Count: > 0 } ? [.. tags.Select(t => new[] { t.Key, t.Value })] : null,
+            TransitiveTagKeys = transitiveTagKeys is { Count: > 0 } ? [.. transitiveTagKeys] : null,
+            SourceIdentity = sourceIdentity,
         };
         var plain = JsonSerializer.SerializeToUtf8Bytes(claims, SessionJsonContext.Default.SessionClaims);
         try
@@ -81,6 +93,7 @@ public sealed class SessionTokens(EnvelopeCipher cipher, TimeProvider time)
         catch (JsonException) { return null; }
         finally { CryptographicOperations.ZeroMemory(plain); }
         if (claims is null || claims.AccessKeyId != accessKeyId) return null;
+        if (claims.Tags is { } t && t.Any(pair => pair is not [not null, not null])) return null;
         if (time.GetUtcNow().ToUnixTimeMilliseconds() >= claims.ExpiresMs) throw IamErrors.ExpiredToken();
         return claims;
     }

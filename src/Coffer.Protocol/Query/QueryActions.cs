@@ -137,6 +137,20 @@ public sealed partial class QueryEndpoint
                 n => x.WriteElementString("member", n))));
             yield return A($"Delete{title}Policy", (e, c, f, x, ct) => e.Iam.DeleteInlinePolicyAsync(c, kind, f.Required(nameParam), f.Required("PolicyName"), ct));
         }
+        // tags of users and roles
+        foreach (var (kind, title) in new[] { ("user", "User"), ("role", "Role") })
+        {
+            var nameParam = title + "Name";
+            yield return A($"Tag{title}", (e, c, f, x, ct) => e.Iam.TagAsync(c, kind, f.Required(nameParam), f.Tags() ?? [], ct));
+            yield return A($"Untag{title}", (e, c, f, x, ct) => e.Iam.UntagAsync(c, kind, f.Required(nameParam), f.List("TagKeys"), ct));
+            yield return A($"List{title}Tags", Sync((e, c, f, x) => List(x, f, "Tags", e.Iam.ListTags(c, kind, f.Required(nameParam)), t =>
+            {
+                x.WriteStartElement("member");
+                x.WriteElementString("Key", t.Key);
+                x.WriteElementString("Value", t.Value);
+                x.WriteEndElement();
+            })));
+        }
         yield return A("SimulatePrincipalPolicy", Sync((e, c, f, x) =>
         {
             var results = e.Iam.SimulatePrincipalPolicy(c, f.Required("PolicySourceArn"), f.List("ActionNames"), f.List("ResourceArns"), f.ContextEntries());
@@ -181,13 +195,15 @@ public sealed partial class QueryEndpoint
             // the caller asked for, so they are refused until supported.
             if (f.Optional("PolicyArns.member.1.arn") is not null)
                 throw IamErrors.Validation("PolicyArns is not supported by Coffer: pass the session policy inline in Policy.");
-            var r = e.Iam.AssumeRole(c, f.Required("RoleArn"), f.Required("RoleSessionName"), f.Int("DurationSeconds"), f.Optional("Policy"), f.Optional("ExternalId"));
+            var r = e.Iam.AssumeRole(c, f.Required("RoleArn"), f.Required("RoleSessionName"), f.Int("DurationSeconds"), f.Optional("Policy"), f.Optional("ExternalId"),
+                f.Tags(), f.List("TransitiveTagKeys"), f.Optional("SourceIdentity"));
             Credentials(x, r.Credentials);
             x.WriteStartElement("AssumedRoleUser");
             x.WriteElementString("AssumedRoleId", r.AssumedRoleId);
             x.WriteElementString("Arn", r.Arn);
             x.WriteEndElement();
             x.WriteElementString("PackedPolicySize", r.PackedPolicySize.ToString(CultureInfo.InvariantCulture));
+            if (r.SourceIdentity is not null) x.WriteElementString("SourceIdentity", r.SourceIdentity);
         }));
         yield return new("GetSessionToken", Sync((e, c, f, x) => Credentials(x, e.Iam.GetSessionToken(c, f.Int("DurationSeconds")))));
         yield return new("GetCallerIdentity", Sync((e, c, f, x) =>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Frozen;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Xml.Linq;
 using Coffer.Core;
 using Coffer.Core.Audit;
@@ -29,9 +30,15 @@ public sealed partial class QueryEndpoint
         "UserName", "GroupName", "RoleName", "PolicyName", "PolicyArn", "Path", "PathPrefix", "NewPath", "AccessKeyId",
         "Status", "VersionId", "SetAsDefault", "Description", "MaxSessionDuration", "AssumeRolePolicyDocument",
         "PolicyDocument", "PolicySourceArn", "Scope", "OnlyAttached", "PolicyUsageFilter", "Marker", "MaxItems",
-        "RoleArn", "RoleSessionName", "DurationSeconds", "Policy", "ExternalId", "PermissionsBoundary",
+        "RoleArn", "RoleSessionName", "DurationSeconds", "Policy", "ExternalId", "PermissionsBoundary", "SourceIdentity",
         "ActionNames.member.1", "ResourceArns.member.1",
     ], StringComparer.Ordinal);
+
+    /// <summary>
+    /// The lists a record keeps whole, as CloudTrail does: tags (session tags, TagUser/TagRole, and tags given at
+    /// creation) and tag keys. Tags are attributes for access control, not secrets.
+    /// </summary>
+    private static readonly FrozenSet<string> RequestLists = FrozenSet.ToFrozenSet(["Tags", "TagKeys", "TransitiveTagKeys"], StringComparer.Ordinal);
 
     /// <summary>Per action, the response elements (paths under the Result element) a record keeps.</summary>
     private static readonly FrozenDictionary<string, string[]> ResponseAllowList = new Dictionary<string, string[]>
@@ -42,7 +49,7 @@ public sealed partial class QueryEndpoint
         ["CreateAccessKey"] = ["AccessKey/UserName", "AccessKey/AccessKeyId", "AccessKey/Status", "AccessKey/CreateDate"],
         ["CreatePolicy"] = ["Policy/PolicyName", "Policy/PolicyId", "Policy/Arn", "Policy/Path", "Policy/DefaultVersionId"],
         ["CreatePolicyVersion"] = ["PolicyVersion/VersionId", "PolicyVersion/IsDefaultVersion"],
-        ["AssumeRole"] = ["Credentials/AccessKeyId", "Credentials/Expiration", "AssumedRoleUser/AssumedRoleId", "AssumedRoleUser/Arn", "PackedPolicySize"],
+        ["AssumeRole"] = ["Credentials/AccessKeyId", "Credentials/Expiration", "AssumedRoleUser/AssumedRoleId", "AssumedRoleUser/Arn", "PackedPolicySize", "SourceIdentity"],
         ["GetSessionToken"] = ["Credentials/AccessKeyId", "Credentials/Expiration"],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
@@ -82,7 +89,7 @@ public sealed partial class QueryEndpoint
             SourceIPAddress = context?.SourceIp ?? http.Connection.RemoteIpAddress?.ToString(),
             UserAgent = context?.UserAgent ?? http.Request.Headers.UserAgent.ToString(),
             UserIdentity = context is not null ? AuditIdentity.Of(context.Caller) : AuditIdentity.Unauthenticated(ScopeKeyId(http.Request.Headers.Authorization.ToString())),
-            RequestParameters = form is null ? null : AuditFields.FromPairs(form.Pairs, RequestAllowList),
+            RequestParameters = form is null ? null : RequestParameters(action, form, context),
             ResponseElements = errorCode is null && resultXml is not null ? ResponseElements(action, resultXml) : null,
             Resources = resources,
             ErrorCode = errorCode,
@@ -99,6 +106,25 @@ public sealed partial class QueryEndpoint
         {
             throw new AuditRefusedException();
         }
+    }
+
+    /// <summary>
+    /// The allow-listed parameters; for AssumeRole by a session that passes tags on, also CloudTrail's
+    /// <c>incomingTransitiveTags</c> (the tags the new session inherits whether or not the request names them).
+    /// </summary>
+    private static byte[]? RequestParameters(string action, QueryRequest form, RequestContext? context)
+    {
+        var json = AuditFields.FromPairs(form.Pairs, RequestAllowList, RequestLists);
+        if (action != "AssumeRole" || context?.Caller is not { TransitiveTagKeys.Count: > 0 } caller) return json;
+        var node = json is null ? new JsonObject() : (JsonObject)JsonNode.Parse(json)!;
+        var incoming = new JsonObject();
+        foreach (var (k, v) in caller.SessionTags)
+            if (caller.TransitiveTagKeys.Contains(k, StringComparer.OrdinalIgnoreCase)) incoming[k] = v;
+        node["incomingTransitiveTags"] = incoming;
+        var output = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            node.WriteTo(writer);
+        return output.WrittenSpan.ToArray();
     }
 
     /// <summary>Records a failed call; false when the trail refused the record (answer the 500 error instead).</summary>

@@ -78,11 +78,15 @@ internal sealed class QueryRequest
         return list;
     }
 
-    public Dictionary<string, string>? Tags()
+    /// <summary>
+    /// Tags.member.N.Key/Value until the first gap, as sent (duplicates included, so that they can be refused);
+    /// null when there are none. A missing Value is the empty string, as IAM takes it.
+    /// </summary>
+    public List<KeyValuePair<string, string>>? Tags(string name = "Tags")
     {
-        Dictionary<string, string>? tags = null;
-        for (var i = 1; Optional($"Tags.member.{i}.Key") is { } k; i++)
-            (tags ??= new(StringComparer.Ordinal))[k] = Optional($"Tags.member.{i}.Value") ?? "";
+        List<KeyValuePair<string, string>>? tags = null;
+        for (var i = 1; Optional($"{name}.member.{i}.Key") is { } k; i++)
+            (tags ??= []).Add(new(k, Optional($"{name}.member.{i}.Value") ?? ""));
         return tags;
     }
 

@@ -109,4 +109,15 @@ public sealed class AuditFieldsTests
         var json = AuditFields.FromPairs([new("UserName", "bob"), new("Password", Canary)], new HashSet<string> { "UserName" });
         Assert.Equal("""{"userName":"bob"}""", Encoding.UTF8.GetString(json!));
     }
+
+    [Fact]
+    public void Query_lists_are_kept_as_arrays_in_member_order_and_only_when_listed()
+    {
+        var json = AuditFields.FromPairs(
+        [
+            new("RoleName", "app"), new("Tags.member.2.Key", "b"), new("Tags.member.1.Key", "a"), new("Tags.member.1.Value", "1"),
+            new("Tags.member.1.Secret", Canary), new("TransitiveTagKeys.member.1", "a"), new("Other.member.1", Canary),
+        ], new HashSet<string> { "RoleName" }, new HashSet<string> { "Tags", "TransitiveTagKeys" });
+        Assert.Equal("""{"roleName":"app","tags":[{"key":"a","value":"1"},{"key":"b","value":""}],"transitiveTagKeys":["a"]}""", Encoding.UTF8.GetString(json!));
+    }
 }

@@ -337,6 +337,241 @@ public sealed class IamTests : IAsyncLifetime
         Assert.Equal(Decision.ImplicitDeny, Simulate(new ConditionValues().Set("aws:sourceip", "198.51.100.1")));
     }
 
+    private static List<KeyValuePair<string, string>> Tags(params (string Key, string Value)[] tags) => [.. tags.Select(t => new KeyValuePair<string, string>(t.Key, t.Value))];
+
+    [Fact]
+    public async Task Users_and_roles_are_tagged_untagged_and_listed_as_IAM_does()
+    {
+        var ctx = As(Admin);
+        var trust = Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}""");
+        await _iam.CreateRoleAsync(ctx, "tagged", null, trust, null, null, Tags(("Team", "db")), default);
+        await _iam.TagAsync(ctx, "role", "tagged", Tags(("team", "ops"), ("cost", "42")), default);
+        // Keys ignore case: team replaces Team (and takes the new case); a second key is added.
+        Assert.Equal([new("cost", "42"), new("team", "ops")], _iam.ListTags(ctx, "role", "tagged"));
+        await _iam.UntagAsync(ctx, "role", "tagged", ["TEAM", "absent"], default);
+        Assert.Equal([new("cost", "42")], _iam.ListTags(ctx, "role", "tagged"));
+
+        async Task<string> Code(Func<Task> call) => (await Assert.ThrowsAsync<ServiceException>(call)).Code;
+        Assert.Equal("InvalidInput", await Code(() => _iam.TagAsync(ctx, "role", "tagged", Tags(("a", "1"), ("A", "2")), default)));
+        Assert.Equal("InvalidInput", await Code(() => _iam.TagAsync(ctx, "role", "tagged", Tags(("aws:team", "x")), default)));
+        Assert.Equal("InvalidInput", await Code(() => _iam.CreateUserAsync(ctx, "dup", null, Tags(("k", "1"), ("K", "2")), default)));
+        Assert.Equal("ValidationError", await Code(() => _iam.TagAsync(ctx, "role", "tagged", Tags(("bad\u0001", "x")), default)));
+        Assert.Equal("ValidationError", await Code(() => _iam.TagAsync(ctx, "role", "tagged", [], default)));
+        Assert.Equal("ValidationError", await Code(() => _iam.UntagAsync(ctx, "role", "tagged", [], default)));
+        Assert.Equal("NoSuchEntity", await Code(() => _iam.TagAsync(ctx, "user", "nobody", Tags(("k", "v")), default)));
+        Assert.Equal("NoSuchEntity", Assert.Throws<ServiceException>(() => _iam.ListTags(ctx, "role", "nobody")).Code);
+
+        // At most 50 tags in all: the 51st is LimitExceeded and nothing changes; replacing at the limit is fine.
+        await _iam.CreateUserAsync(ctx, "full", null, null, default);
+        await _iam.TagAsync(ctx, "user", "full", Tags([.. Enumerable.Range(0, 50).Select(i => ($"k{i}", "v"))]), default);
+        await _iam.TagAsync(ctx, "user", "full", Tags(("K7", "w")), default);
+        var e = await Assert.ThrowsAsync<ServiceException>(() => _iam.TagAsync(ctx, "user", "full", Tags(("k50", "v")), default));
+        Assert.Equal(("LimitExceeded", "The number of tags has reached the maximum limit."), (e.Code, e.Message));
+        Assert.Equal(50, _iam.ListTags(ctx, "user", "full").Count);
+        Assert.Equal("ValidationError", await Code(() => _iam.TagAsync(ctx, "user", "full", Tags([.. Enumerable.Range(0, 51).Select(i => ($"n{i}", "v"))]), default)));
+
+        await Build();   // tags are stored
+        Assert.Equal("w", _dir2.RequireUser("full").Tags["K7"]);
+        Assert.Equal([new("cost", "42")], _iam.ListTags(ctx, "role", "tagged"));
+    }
+
+    [Fact]
+    public async Task PrincipalTag_conditions_see_tags_as_soon_as_TagUser_and_TagRole_return()
+    {
+        var ctx = As(Admin);
+        var abac = Doc("""{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"db"}}}""");
+        var u = await _iam.CreateUserAsync(ctx, "carol", null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "carol", "abac", abac, default);
+        var carol = As(UserPrincipal(u));
+        Assert.False(_access.Evaluate(carol, "secretsmanager:ListSecrets", "*").IsAllowed);   // evaluated (and cached) untagged
+        await _iam.TagAsync(ctx, "user", "carol", Tags(("Team", "db")), default);
+        Assert.True(_access.Evaluate(carol, "secretsmanager:ListSecrets", "*").IsAllowed);
+        await _iam.UntagAsync(ctx, "user", "carol", ["team"], default);
+        Assert.False(_access.Evaluate(carol, "secretsmanager:ListSecrets", "*").IsAllowed);
+
+        var role = await _iam.CreateRoleAsync(ctx, "abac", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""), null, null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "role", "abac", "abac", abac, default);
+        var c = _iam.AssumeRole(ctx, role.Arn, "s1", null, null).Credentials;
+        var session = As(_keys.FindSession(c.AccessKeyId, c.SessionToken)!.Principal);
+        Assert.False(_access.Evaluate(session, "secretsmanager:ListSecrets", "*").IsAllowed);
+        await _iam.TagAsync(ctx, "role", "abac", Tags(("team", "db")), default);
+        Assert.True(_access.Evaluate(session, "secretsmanager:ListSecrets", "*").IsAllowed);   // a live session sees its role's tags
+    }
+
+    [Fact]
+    public async Task Tagging_is_authorised_with_the_request_and_resource_tags()
+    {
+        var ctx = As(Admin);
+        var admin2 = await _iam.CreateUserAsync(ctx, "tagger", null, null, default);
+        await _iam.CreateUserAsync(ctx, "target", null, Tags(("team", "db")), default);
+        await _iam.CreateUserAsync(ctx, "other", null, Tags(("team", "ops")), default);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "tagger", "p", Doc("""
+            {"Effect":"Allow","Action":["iam:TagUser","iam:UntagUser","iam:ListUserTags"],"Resource":"*",
+             "Condition":{"StringEquals":{"aws:ResourceTag/team":"db"},"ForAllValues:StringEquals":{"aws:TagKeys":["env","team"]}}}
+            """), default);
+        var me = As(UserPrincipal(admin2));
+        await _iam.TagAsync(me, "user", "target", Tags(("env", "prod")), default);
+        Assert.Equal(2, _iam.ListTags(me, "user", "target").Count);
+        async Task<string> Code(Func<Task> call) => (await Assert.ThrowsAsync<ServiceException>(call)).Code;
+        Assert.Equal("AccessDeniedException", await Code(() => _iam.TagAsync(me, "user", "target", Tags(("owner", "x")), default)));
+        Assert.Equal("AccessDeniedException", await Code(() => _iam.TagAsync(me, "user", "other", Tags(("env", "prod")), default)));
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.ListTags(me, "user", "other")).Code);
+        await _iam.UntagAsync(me, "user", "target", ["env"], default);
+    }
+
+    private Principal SessionOf(AssumeRoleResult assumed) =>
+        _keys.FindSession(assumed.Credentials.AccessKeyId, assumed.Credentials.SessionToken)!.Principal;
+
+    [Fact]
+    public async Task Session_tags_need_TagSession_and_override_the_roles_tags()
+    {
+        var ctx = As(Admin);
+        var u = await _iam.CreateUserAsync(ctx, "bob", null, null, default);
+        var bob = As(UserPrincipal(u));
+        var role = await _iam.CreateRoleAsync(ctx, "abac", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{u.Arn}}"},"Action":"sts:AssumeRole"}"""),
+            null, null, Tags(("Team", "red"), ("env", "prod")), default);
+        await _iam.PutInlinePolicyAsync(ctx, "role", "abac", "abac", Doc("""
+            {"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"blue","aws:PrincipalTag/env":"prod"}}}
+            """), default);
+
+        // Without sts:TagSession in the trust policy, tags are refused; without tags the role is assumed as before.
+        var denied = Assert.Throws<ServiceException>(() => _iam.AssumeRole(bob, role.Arn, "s1", null, null, tags: Tags(("team", "blue"))));
+        Assert.Equal(("AccessDeniedException", $"User: {u.Arn} is not authorized to perform: sts:TagSession on resource: {role.Arn}"), (denied.Code, denied.Message));
+        var plain = SessionOf(_iam.AssumeRole(bob, role.Arn, "s1", null, null));
+        Assert.False(_access.Evaluate(As(plain), "secretsmanager:ListSecrets", "*").IsAllowed);
+
+        // The trust policy's conditions see aws:RequestTag/… and aws:TagKeys.
+        await _iam.UpdateAssumeRolePolicyAsync(ctx, "abac", Doc($$"""
+            {"Effect":"Allow","Principal":{"AWS":"{{u.Arn}}"},"Action":"sts:AssumeRole"},
+            {"Effect":"Allow","Principal":{"AWS":"{{u.Arn}}"},"Action":"sts:TagSession",
+             "Condition":{"StringEquals":{"aws:RequestTag/team":["blue","green"]},"ForAllValues:StringEquals":{"aws:TagKeys":["team"] } } }
+            """), default);
+        var blue = SessionOf(_iam.AssumeRole(bob, role.Arn, "s2", null, null, tags: Tags(("team", "blue"))));
+        Assert.Equal([new("team", "blue")], blue.SessionTags);
+        // The session tag "team" overrides the role's "Team"; the role's other tags still apply.
+        Assert.True(_access.Evaluate(As(blue), "secretsmanager:ListSecrets", "*").IsAllowed);
+        var green = SessionOf(_iam.AssumeRole(bob, role.Arn, "s3", null, null, tags: Tags(("team", "green"))));
+        Assert.False(_access.Evaluate(As(green), "secretsmanager:ListSecrets", "*").IsAllowed);
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.AssumeRole(bob, role.Arn, "s4", null, null, tags: Tags(("team", "black")))).Code);
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.AssumeRole(bob, role.Arn, "s4", null, null, tags: Tags(("team", "blue"), ("x", "1")))).Code);
+    }
+
+    [Fact]
+    public async Task Session_tags_and_source_identity_are_validated_as_STS_does()
+    {
+        var ctx = As(Admin);
+        var role = await _iam.CreateRoleAsync(ctx, "app", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]}"""), null, null, null, default);
+        ServiceException Refused(IReadOnlyList<KeyValuePair<string, string>>? tags = null, IReadOnlyList<string>? transitive = null, string? source = null, string? policy = null) =>
+            Assert.Throws<ServiceException>(() => _iam.AssumeRole(ctx, role.Arn, "s1", null, policy, tags: tags, transitiveTagKeys: transitive, sourceIdentity: source));
+        Assert.Equal("ValidationError", Refused(Tags([.. Enumerable.Range(0, 51).Select(i => ($"k{i}", "v"))])).Code);
+        Assert.Equal("ValidationError", Refused(Tags((new string('k', 129), "v"))).Code);
+        Assert.Equal("ValidationError", Refused(Tags(("k", new string('v', 257)))).Code);
+        Assert.Equal("ValidationError", Refused(Tags(("k", "a\tb"))).Code);
+        Assert.Equal(("InvalidParameterValue", IamTags.DuplicateKeys), (Refused(Tags(("team", "a"), ("Team", "b"))) is var d ? (d.Code, d.Message) : default));
+        Assert.Equal("InvalidParameterValue", Refused(Tags(("aws:team", "a"))).Code);
+        Assert.Equal(("InvalidParameterValue", "The specified transitive tag key must be included in the requested tags."),
+            Refused(Tags(("team", "a")), ["other"]) is var t ? (t.Code, t.Message) : default);
+        Assert.Equal("ValidationError", Refused(source: "x").Code);
+        Assert.Equal("ValidationError", Refused(source: "has space").Code);
+        Assert.Equal("ValidationError", Refused(source: new string('s', 65)).Code);
+        // 50 tags of 128 + 256 characters are each valid, but do not fit the packed budget together with a policy.
+        var big = Refused(Tags([.. Enumerable.Range(0, 50).Select(i => ($"{i:D2}" + new string('k', 126), new string('v', 256)))]));
+        Assert.Equal("PackedPolicyTooLarge", big.Code);
+        Assert.StartsWith("Packed policy consumes 469% of allotted space", big.Message, StringComparison.Ordinal);
+
+        var ok = _iam.AssumeRole(ctx, role.Arn, "s1", null, null, tags: Tags(("team", "blue"), ("env", "dev")), transitiveTagKeys: ["TEAM"], sourceIdentity: "alice@example.com");
+        Assert.Equal("alice@example.com", ok.SourceIdentity);
+        Assert.Equal(1, ok.PackedPolicySize);   // 15 bytes of 4,096, rounded up
+        var session = SessionOf(ok);
+        Assert.Equal([new("team", "blue"), new("env", "dev")], session.SessionTags);
+        Assert.Equal(["team"], session.TransitiveTagKeys);   // in the case of the tag
+        Assert.Equal("alice@example.com", session.SourceIdentity);
+        Assert.Null(_iam.AssumeRole(ctx, role.Arn, "s2", null, null).SourceIdentity);
+    }
+
+    [Fact]
+    public async Task Transitive_tags_and_the_source_identity_persist_through_role_chaining()
+    {
+        var ctx = As(Admin);
+        string Trust(params string[] actions)
+        {
+            var list = System.Text.Json.JsonSerializer.Serialize(actions);
+            return Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":{{list}} }""");
+        }
+        var all = new[] { "sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity" };
+        var first = await _iam.CreateRoleAsync(ctx, "first", null, Trust(all), null, null, null, default);
+        var second = await _iam.CreateRoleAsync(ctx, "second", null, Trust(all), null, null, Tags(("star", "3"), ("sun", "2")), default);
+        var noTags = await _iam.CreateRoleAsync(ctx, "no-tags", null, Trust("sts:AssumeRole", "sts:SetSourceIdentity"), null, null, null, default);
+        var noSource = await _iam.CreateRoleAsync(ctx, "no-source", null, Trust("sts:AssumeRole", "sts:TagSession"), null, null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "role", "first", "chain", Doc("""{"Effect":"Allow","Action":"sts:*","Resource":"*"}"""), default);
+        await _iam.PutInlinePolicyAsync(ctx, "role", "second", "read", Doc("""
+            {"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/star":"1","aws:SourceIdentity":"alice"}}}
+            """), default);
+
+        var s1 = As(SessionOf(_iam.AssumeRole(ctx, first.Arn, "one", null, null, tags: Tags(("Star", "1"), ("heart", "1"), ("cost", "9")),
+            transitiveTagKeys: ["star", "heart"], sourceIdentity: "alice")));
+        var chained = _iam.AssumeRole(s1, second.Arn, "two", null, null);
+        Assert.Equal("alice", chained.SourceIdentity);   // returned although the request did not name it
+        var s2 = SessionOf(chained);
+        // Only the transitive tags pass on (not cost); they stay transitive and override the role's star tag.
+        Assert.Equal([new("Star", "1"), new("heart", "1")], s2.SessionTags);
+        Assert.Equal(["Star", "heart"], s2.TransitiveTagKeys);
+        Assert.Equal("alice", s2.SourceIdentity);
+        Assert.True(_access.Evaluate(As(s2), "secretsmanager:ListSecrets", "*").IsAllowed);
+
+        // An inherited transitive tag cannot be set again, in any case; other tags can be added.
+        var conflict = Assert.Throws<ServiceException>(() => _iam.AssumeRole(s1, second.Arn, "two", null, null, tags: Tags(("HEART", "3"))));
+        Assert.Equal("InvalidParameterValue", conflict.Code);
+        Assert.Equal([new("Star", "1"), new("heart", "1"), new("cost", "5")], SessionOf(_iam.AssumeRole(s1, second.Arn, "two", null, null, tags: Tags(("cost", "5")))).SessionTags);
+        // The source identity cannot change; naming the same one again is fine.
+        var changed = Assert.Throws<ServiceException>(() => _iam.AssumeRole(s1, second.Arn, "two", null, null, sourceIdentity: "mallory"));
+        Assert.Equal("AccessDeniedException", changed.Code);
+        Assert.Contains("sts:SetSourceIdentity", changed.Message, StringComparison.Ordinal);
+        Assert.Equal("alice", _iam.AssumeRole(s1, second.Arn, "two", null, null, sourceIdentity: "alice").SourceIdentity);
+        // Carrying tags or a source identity into the next role needs that role to allow setting them.
+        Assert.Contains("sts:TagSession", Assert.Throws<ServiceException>(() => _iam.AssumeRole(s1, noTags.Arn, "three", null, null)).Message, StringComparison.Ordinal);
+        Assert.Contains("sts:SetSourceIdentity", Assert.Throws<ServiceException>(() => _iam.AssumeRole(s1, noSource.Arn, "three", null, null)).Message, StringComparison.Ordinal);
+        // Sessions without tags or a source identity need neither.
+        var bare = As(SessionOf(_iam.AssumeRole(ctx, first.Arn, "bare", null, null)));
+        _iam.AssumeRole(bare, noTags.Arn, "three", null, null);
+        _iam.AssumeRole(bare, noSource.Arn, "three", null, null);
+    }
+
+    [Fact]
+    public async Task Tokens_issued_before_session_tags_still_open()
+    {
+        var role = await _iam.CreateRoleAsync(As(Admin), "old", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""), null, null, null, default);
+        // The claims exactly as a token issued before session tags carried them.
+        var old = $$"""{"k":"ASIAOLDTOKEN2345ABCD","s":"secret-of-the-old-session-0123456789abcd","a":"arn:aws:sts::{{Account}}:assumed-role/old/s0","u":"{{role.RoleId}}:s0","n":"s0","t":1,"r":"{{role.Arn}}","e":{{_time.GetUtcNow().AddHours(1).ToUnixTimeMilliseconds()}},"i":{{_time.GetUtcNow().ToUnixTimeMilliseconds()}}}""";
+        var token = Convert.ToBase64String(_cipher.Seal(System.Text.Encoding.UTF8.GetBytes(old), System.Text.Encoding.UTF8.GetBytes("sts-session-token:ASIAOLDTOKEN2345ABCD")));
+        var p = _keys.FindSession("ASIAOLDTOKEN2345ABCD", token)!.Principal;
+        Assert.Equal((role.Arn, 0, 0, (string?)null), (p.RoleArn, p.SessionTags.Count, p.TransitiveTagKeys.Count, p.SourceIdentity));
+        // A session without tags writes none of the new members: its token is as it was.
+        var (claims, issued) = _sessions.Issue("arn", "id", "n", PrincipalKind.AssumedRole, role.Arn, null, TimeSpan.FromHours(1));
+        using var json = System.Text.Json.JsonDocument.Parse(_cipher.Open(Convert.FromBase64String(issued),
+            System.Text.Encoding.UTF8.GetBytes("sts-session-token:" + claims.AccessKeyId)));
+        Assert.Equal(["k", "s", "a", "u", "n", "t", "r", "e", "i"], json.RootElement.EnumerateObject().Select(m => m.Name));
+    }
+
+    [Fact]
+    public async Task The_audit_identity_of_a_session_names_its_source_identity_where_CloudTrail_does()
+    {
+        var ctx = As(Admin);
+        var role = await _iam.CreateRoleAsync(ctx, "audited", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":["sts:AssumeRole","sts:SetSourceIdentity"]}"""), null, null, null, default);
+        var session = SessionOf(_iam.AssumeRole(ctx, role.Arn, "s1", null, null, sourceIdentity: "alice"));
+        var e = new Coffer.Core.Audit.AuditEvent
+        {
+            EventTime = _time.GetUtcNow(), EventSource = "secretsmanager.amazonaws.com", EventName = "ListSecrets", AwsRegion = "us-east-1",
+            UserIdentity = Coffer.Core.Audit.AuditIdentity.Of(session), RequestId = "req", ReadOnly = true,
+        };
+        using var record = System.Text.Json.JsonDocument.Parse(Coffer.Core.Audit.AuditJson.Serialize(e));
+        var context = record.RootElement.GetProperty("userIdentity").GetProperty("sessionContext");
+        Assert.Equal("alice", context.GetProperty("sourceIdentity").GetString());
+        Assert.Equal(role.Arn, context.GetProperty("sessionIssuer").GetProperty("arn").GetString());
+        var plain = Coffer.Core.Audit.AuditIdentity.Of(SessionOf(_iam.AssumeRole(ctx, role.Arn, "s2", null, null)));
+        Assert.Null(plain.SessionContext!.SourceIdentity);
+    }
+
     [Fact]
     public async Task A_group_can_be_simulated_with_its_own_policies()
     {
