@@ -554,21 +554,17 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
         var trust = directory.Compile($"role/{role.RoleName} trust policy", PolicyKind.Trust, role.AssumeRolePolicyDocument);
         var conditions = access.Conditions(ctx, stsKeys);
-        // The trust policy must allow the caller each action; naming only the account delegates to its identity policies.
+        // The trust policy must allow the caller each action. It is the role's resource-based policy, evaluated as
+        // one: naming only the account delegates to the caller's identity policies, and a statement naming the
+        // calling session's role (rather than the session) is limited by that role's permissions boundary and the
+        // session policy, as identity policies are (IAM User Guide, "Policy evaluation logic"). An identity policy
+        // alone never lets a caller assume a role whose trust policy does not name it.
         void DemandTrust(string action)
         {
-            var identity = access.Evaluate(ctx, action, roleArn, stsKeys);
             var lowerAction = action.ToLowerInvariant();
-            bool direct = false, delegated = false;
-            foreach (var s in trust.Statements)
-            {
-                if (!s.MatchesAction(lowerAction) || !s.MatchesConditions(conditions)) continue;
-                var who = s.MatchPrincipal(caller.Caller);
-                if (who == PrincipalMatch.None) continue;
-                if (!s.IsAllow) throw IamErrors.AccessDenied(Denied(action));
-                if (who == PrincipalMatch.Direct) direct = true; else delegated = true;
-            }
-            if (identity.Decision == Decision.ExplicitDeny || !(direct || (delegated && identity.IsAllowed)))
+            var trusted = trust.Statements.Any(s => s.IsAllow && s.MatchPrincipal(caller.Caller) != PrincipalMatch.None
+                && s.MatchesAction(lowerAction) && s.MatchesConditions(conditions));
+            if (!trusted || !access.Evaluate(ctx, action, roleArn, stsKeys, trust).IsAllowed)
                 throw IamErrors.AccessDenied(Denied(action));
         }
         DemandTrust("sts:AssumeRole");

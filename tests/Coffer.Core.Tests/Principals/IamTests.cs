@@ -538,6 +538,35 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_trust_policy_naming_the_calling_role_is_limited_by_its_boundary_and_session_policy()
+    {
+        // The trust policy is the role's resource-based policy: a grant to the calling role's ARN is limited by that
+        // role's permissions boundary and by the session policy; a grant to the session ARN is not.
+        var ctx = As(Admin);
+        var first = await _iam.CreateRoleAsync(ctx, "first", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""),
+            null, null, null, default);
+        var secretsOnly = await _iam.CreatePolicyAsync(ctx, "secrets-only", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}"""), null, default);
+        await _iam.PutPermissionsBoundaryAsync(ctx, "role", "first", secretsOnly.Arn, default);
+        var second = await _iam.CreateRoleAsync(ctx, "second", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{first.Arn}}"},"Action":"sts:AssumeRole"}"""),
+            null, null, null, default);
+        var s1 = As(SessionOf(_iam.AssumeRole(ctx, first.Arn, "one", null, null)));
+
+        var denied = Assert.Throws<ServiceException>(() => _iam.AssumeRole(s1, second.Arn, "two", null, null));
+        Assert.Equal(("AccessDeniedException", $"User: {s1.Caller.Arn} is not authorized to perform: sts:AssumeRole on resource: {second.Arn}"),
+            (denied.Code, denied.Message));
+        // Naming the session itself is not limited by the boundary.
+        await _iam.UpdateAssumeRolePolicyAsync(ctx, "second", Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{s1.Caller.Arn}}"},"Action":"sts:AssumeRole"}"""), default);
+        _iam.AssumeRole(s1, second.Arn, "two", null, null);
+
+        // Without the boundary, the role's grant stands, unless the session policy leaves sts:AssumeRole out.
+        await _iam.DeletePermissionsBoundaryAsync(ctx, "role", "first", default);
+        await _iam.UpdateAssumeRolePolicyAsync(ctx, "second", Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{first.Arn}}"},"Action":"sts:AssumeRole"}"""), default);
+        _iam.AssumeRole(s1, second.Arn, "two", null, null);
+        var narrowed = As(SessionOf(_iam.AssumeRole(ctx, first.Arn, "narrow", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}"""))));
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.AssumeRole(narrowed, second.Arn, "two", null, null)).Code);
+    }
+
+    [Fact]
     public async Task Tokens_issued_before_session_tags_still_open()
     {
         var role = await _iam.CreateRoleAsync(As(Admin), "old", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""), null, null, null, default);
