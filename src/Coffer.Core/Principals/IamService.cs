@@ -399,7 +399,7 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
     public Task DeleteInlinePolicyAsync(RequestContext ctx, string kind, string name, string policyName, CancellationToken ct)
     {
-        Demand(ctx, $"iam:Delete{Title(kind)}Policy", ArnOf(kind, name));
+        Demand(ctx, $"iam:Delete{Title(kind)}Policy", ArnOf(kind, name), EntityKeys(kind, name));
         return directory.DeleteInlinePolicyAsync(kind, name, policyName, ct);
     }
 

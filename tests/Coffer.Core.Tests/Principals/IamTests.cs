@@ -567,6 +567,33 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Changing_a_bounded_entitys_policies_sees_its_boundary_as_iam_PermissionsBoundary()
+    {
+        // Service Authorization Reference (IAM): Attach/Detach/Put/Delete User/Role Policy carry iam:PermissionsBoundary.
+        var ctx = As(Admin);
+        var boundary = await _iam.CreatePolicyAsync(ctx, "team-boundary", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}"""), null, default);
+        var admin = await _iam.CreateUserAsync(ctx, "team-admin", null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "team-admin", "delegated", Doc($$"""
+            {"Effect":"Allow","Action":["iam:PutRolePolicy","iam:DeleteRolePolicy","iam:PutUserPolicy","iam:DeleteUserPolicy"],"Resource":"*",
+             "Condition":{"StringEquals":{"iam:PermissionsBoundary":"{{boundary.Arn}}"} } }
+            """), default);
+        const string trust = """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole"}}""";
+        await _iam.CreateRoleAsync(ctx, "bounded", null, trust, null, null, null, boundary.Arn, default);
+        await _iam.CreateRoleAsync(ctx, "free", null, trust, null, null, null, null, default);
+        await _iam.CreateUserAsync(ctx, "bounded-user", null, null, boundary.Arn, default);
+        const string read = """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}}""";
+        await _iam.PutInlinePolicyAsync(ctx, "role", "free", "read", read, default);
+
+        var me = As(UserPrincipal(admin));
+        await _iam.PutInlinePolicyAsync(me, "role", "bounded", "read", read, default);
+        await _iam.DeleteInlinePolicyAsync(me, "role", "bounded", "read", default);
+        await _iam.PutInlinePolicyAsync(me, "user", "bounded-user", "read", read, default);
+        await _iam.DeleteInlinePolicyAsync(me, "user", "bounded-user", "read", default);
+        var denied = await Assert.ThrowsAsync<ServiceException>(() => _iam.DeleteInlinePolicyAsync(me, "role", "free", "read", default));
+        Assert.Equal("AccessDeniedException", denied.Code);
+    }
+
+    [Fact]
     public async Task Tokens_issued_before_session_tags_still_open()
     {
         var role = await _iam.CreateRoleAsync(As(Admin), "old", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""), null, null, null, default);
