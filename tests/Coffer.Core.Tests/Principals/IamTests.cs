@@ -323,6 +323,26 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_boundary_arn_that_names_no_policy_is_invalid_input_and_a_missing_policy_no_such_entity()
+    {
+        var ctx = As(Admin);
+        await _iam.CreateUserAsync(ctx, "bob", null, null, default);
+        async Task<(string, string)> Put(string arn)
+        {
+            var e = await Assert.ThrowsAsync<ServiceException>(() => _iam.PutPermissionsBoundaryAsync(ctx, "user", "bob", arn, default));
+            return (e.Code, e.Message);
+        }
+        Assert.Equal(("InvalidInput", $"ARN arn:aws:iam::{Account}:user/bob is not valid."), await Put($"arn:aws:iam::{Account}:user/bob"));
+        Assert.Equal(("InvalidInput", "ARN arn:aws:s3:::bucket/policy/x is not valid."), await Put("arn:aws:s3:::bucket/policy/x"));
+        Assert.Equal(("NoSuchEntity", $"Scope ARN: arn:aws:iam::{Account}:policy/none does not exist or is not attachable."),
+            await Put($"arn:aws:iam::{Account}:policy/none"));
+        var e = await Assert.ThrowsAsync<ServiceException>(() => _iam.CreateRoleAsync(ctx, "r", null,
+            """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole"}}""",
+            null, null, null, "not-a-policy-arn-at-all", default));
+        Assert.Equal("InvalidInput", e.Code);
+    }
+
+    [Fact]
     public async Task Simulation_context_entries_override_the_request_keys()
     {
         var ctx = As(Admin);   // the request comes from 10.0.0.1
