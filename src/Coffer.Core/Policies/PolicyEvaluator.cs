@@ -57,6 +57,10 @@ public static class PolicyEvaluator
             foreach (var s in resource.Statements)
             {
                 var who = s.MatchPrincipal(query.Caller);
+                // IAM User Guide, "Permissions boundaries for IAM entities": a Deny with NotPrincipal "will always deny
+                // any IAM principal that has a permissions boundary policy attached, regardless of the values
+                // specified in the NotPrincipal element".
+                if (boundary is not null && s.NotPrincipal && !s.IsAllow) who = PrincipalMatch.Direct;
                 if (who == PrincipalMatch.None) continue;
                 if (!s.MatchesAction(lowerAction) || !s.MatchesResource(query.Resource, query.Context) || !s.MatchesConditions(query.Context))
                     continue;

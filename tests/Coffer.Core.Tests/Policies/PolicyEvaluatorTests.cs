@@ -418,6 +418,22 @@ public sealed class PolicyEvaluatorTests
         Assert.Equal(Decision.ExplicitDeny, EvalResource("", Grant($$"""{"AWS":"{{caller.Arn}}"}"""), caller, denyGet).Decision);
     }
 
+    [Fact]
+    public void A_Deny_with_NotPrincipal_denies_a_bounded_caller_even_when_it_names_it()
+    {
+        // IAM User Guide, "Permissions boundaries for IAM entities" (Important): AWS's documented behaviour.
+        var q = new AuthorizationQuery(Bob, "secretsmanager:GetSecretValue", SecretArn, new ConditionValues());
+        var all = Identity("""{"Effect":"Allow","Action":"*","Resource":"*"}""");
+        var exceptBob = Resource($$"""{"Effect":"Deny","NotPrincipal":{"AWS":"{{Bob.Arn}}"},"Action":"*","Resource":"*"}""");
+        Assert.True(PolicyEvaluator.Evaluate(q, [all], null, exceptBob).IsAllowed);
+        var bounded = PolicyEvaluator.Evaluate(q, [all], null, exceptBob, all);
+        Assert.Equal(Decision.ExplicitDeny, bounded.Decision);
+        Assert.Equal("with an explicit deny in a resource-based policy", bounded.Reason);
+        // An Allow with NotPrincipal is unaffected.
+        var allowExceptAlice = Resource("""{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"*","Resource":"*"}""");
+        Assert.True(PolicyEvaluator.Evaluate(q, [], null, allowExceptAlice, all).IsAllowed);
+    }
+
     // ---- grammar -------------------------------------------------------------------------------------------
 
     [Theory]
