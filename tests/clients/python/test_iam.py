@@ -490,6 +490,15 @@ class CofferAdmin(unittest.TestCase):
         denied = self.admin("can", name, "secretsmanager:PutSecretValue", f"{name}/db")
         self.assertEqual(denied.returncode, 3)
         self.assertIn("DENIED (implicitDeny)", denied.stdout)
+        self.assertIn("no statement allows it", denied.stdout)
+        # With a permissions boundary that leaves the action out, the answer names the boundary.
+        boundary = client("iam").create_policy(PolicyName=f"{name}-boundary", PolicyDocument=doc(
+            {"Effect": "Allow", "Action": "secretsmanager:DescribeSecret", "Resource": "*"}))["Policy"]["Arn"]
+        client("iam").put_user_permissions_boundary(UserName=name, PermissionsBoundary=boundary)
+        bounded = self.admin("can", name, "secretsmanager:GetSecretValue", f"{name}/db")
+        self.assertEqual(bounded.returncode, 3)
+        self.assertIn("the permissions boundary does not allow it", bounded.stdout)
+        client("iam").delete_user_permissions_boundary(UserName=name)
 
         revoked = self.admin("revoke-key", name, key["AccessKeyId"])
         self.assertEqual(revoked.returncode, 0, revoked.stderr)
