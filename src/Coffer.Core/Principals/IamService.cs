@@ -411,20 +411,36 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     /// its groups' policies; a group's are only its own (IAM API reference, PolicySourceArn).
     /// </summary>
     public IReadOnlyList<SimulationResult> SimulatePrincipalPolicy(RequestContext ctx, string policySourceArn,
-        IReadOnlyList<string> actions, IReadOnlyList<string>? resources, ConditionValues? context)
+        IReadOnlyList<string> actions, IReadOnlyList<string>? resources, ConditionValues? context) =>
+        SimulatePrincipalPolicy(ctx, policySourceArn, actions, resources, context, null, null);
+
+    /// <summary>
+    /// SimulatePrincipalPolicy with the optional ResourcePolicy (evaluated as a secret's resource policy, so a
+    /// grant to the caller's user or session ARN is not limited by the boundary) and CallerArn (an IAM user whose
+    /// ARN and keys stand for the caller, with the policies of <paramref name="policySourceArn"/>). Without a
+    /// CallerArn the caller is the subject itself (for a role, a session named "simulation").
+    /// </summary>
+    public IReadOnlyList<SimulationResult> SimulatePrincipalPolicy(RequestContext ctx, string policySourceArn,
+        IReadOnlyList<string> actions, IReadOnlyList<string>? resources, ConditionValues? context, string? resourcePolicy, string? callerArn)
     {
         Demand(ctx, "iam:SimulatePrincipalPolicy", policySourceArn);
+        if (callerArn is not null && !callerArn.StartsWith($"arn:aws:iam::{AccountId}:user/", StringComparison.Ordinal))
+            throw IamErrors.InvalidInput($"Invalid CallerArn: {callerArn}. The caller must be an IAM user of this account.");
+        var resourceDocument = resourcePolicy is null ? null : Policy.Parse(resourcePolicy, PolicyKind.Resource, "resource policy");
         Func<string, string, EvaluationResult> evaluate;
         if (GroupArnName(policySourceArn) is { } groupName)
         {
             var group = directory.FindGroup(groupName) is { } found && found.Arn == policySourceArn
                 ? found : throw IamErrors.NoSuchEntity($"The group with name {groupName} cannot be found.");
+            if (resourceDocument is not null || callerArn is not null)
+                throw IamErrors.InvalidInput("ResourcePolicy and CallerArn are not supported when simulating a group.");
             evaluate = (action, resource) => access.SimulateGroup(ctx, group, action, resource, context);
         }
         else
         {
-            var subjectContext = ctx with { Caller = PrincipalFor(policySourceArn) };
-            evaluate = (action, resource) => access.Simulate(subjectContext, action, resource, context);
+            var subject = PrincipalFor(policySourceArn);
+            var callerContext = ctx with { Caller = callerArn is null ? subject : PrincipalFor(callerArn) };
+            evaluate = (action, resource) => access.Simulate(callerContext, subject, action, resource, context, resourceDocument);
         }
         var results = new List<SimulationResult>();
         foreach (var action in actions)

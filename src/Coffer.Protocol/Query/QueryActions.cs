@@ -153,7 +153,8 @@ public sealed partial class QueryEndpoint
         }
         yield return A("SimulatePrincipalPolicy", Sync((e, c, f, x) =>
         {
-            var results = e.Iam.SimulatePrincipalPolicy(c, f.Required("PolicySourceArn"), f.List("ActionNames"), f.List("ResourceArns"), f.ContextEntries());
+            var results = e.Iam.SimulatePrincipalPolicy(c, f.Required("PolicySourceArn"), f.List("ActionNames"), f.List("ResourceArns"), f.ContextEntries(),
+                f.Optional("ResourcePolicy"), f.Optional("CallerArn"));
             List(x, f, "EvaluationResults", results, r =>
             {
                 x.WriteStartElement("member");

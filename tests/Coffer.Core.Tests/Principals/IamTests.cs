@@ -343,6 +343,30 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Simulation_takes_a_resource_policy_and_a_caller_arn_and_bounds_them_as_requests_are()
+    {
+        var ctx = As(Admin);
+        var listOnly = await _iam.CreatePolicyAsync(ctx, "list-only", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*"}"""), null, default);
+        var david = await _iam.CreateUserAsync(ctx, "david", null, null, listOnly.Arn, default);
+        var bob = await _iam.CreateUserAsync(ctx, "bob", null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "david", "all", Doc("""{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}"""), default);
+        var role = await _iam.CreateRoleAsync(ctx, "app", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""),
+            null, null, null, listOnly.Arn, default);
+        string Grant(string principal) => Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{principal}}"},"Action":"secretsmanager:GetSecretValue"}""");
+        EvaluationResult Sim(string source, string resourcePolicy, string? caller = null) =>
+            _iam.SimulatePrincipalPolicy(ctx, source, ["secretsmanager:GetSecretValue"], null, null, resourcePolicy, caller).Single().Result;
+
+        var toDavid = Sim(david.Arn, Grant(david.Arn));
+        Assert.Equal((Decision.Allowed, false), (toDavid.Decision, toDavid.AllowedByPermissionsBoundary));
+        Assert.Equal(PolicyKind.Resource, Assert.Single(toDavid.Statements).Kind);
+        Assert.Equal(Decision.ImplicitDeny, Sim(david.Arn, Grant(bob.Arn)).Decision);
+        Assert.Equal(Decision.Allowed, Sim(david.Arn, Grant(bob.Arn), bob.Arn).Decision);   // as if Bob had David's policies
+        Assert.Equal(Decision.ImplicitDeny, Sim(role.Arn, Grant(role.Arn)).Decision);         // a grant to the role is bounded
+        Assert.Equal("InvalidInput", Assert.Throws<ServiceException>(() => Sim(david.Arn, Grant(bob.Arn), role.Arn)).Code);
+        Assert.Equal("MalformedPolicyDocumentException", Assert.Throws<ServiceException>(() => Sim(david.Arn, "{")).Code);
+    }
+
+    [Fact]
     public async Task Simulation_context_entries_override_the_request_keys()
     {
         var ctx = As(Admin);   // the request comes from 10.0.0.1
