@@ -94,8 +94,14 @@ internal static class AdminCommand
             Console.WriteLine($"{(decision == "allowed" ? "ALLOWED" : "DENIED")} ({decision}): {who} {act} on {what}");
             var statements = member.Descendants().Where(e => e.Name.LocalName == "SourcePolicyId").Select(e => e.Value).ToList();
             foreach (var s in statements) Console.WriteLine($"  decided by: {s}");
-            if (statements.Count == 0) Console.WriteLine("  no statement allows it (implicit deny).");
-            Console.WriteLine("  (identity policies only; a secret's resource policy can still allow or deny)");
+            var boundary = member.Descendants().FirstOrDefault(e => e.Name.LocalName == "AllowedByPermissionsBoundary")?.Value;
+            if (statements.Count == 0)
+                Console.WriteLine(boundary == "false" && decision == "implicitDeny"
+                    ? "  the permissions boundary does not allow it (implicit deny)."
+                    : "  no statement allows it (implicit deny).");
+            Console.WriteLine(boundary is null
+                ? "  (identity policies only; a secret's resource policy can still allow or deny)"
+                : "  (identity policies and the permissions boundary; a secret's resource policy can still allow or deny)");
             Environment.ExitCode = decision == "allowed" ? 0 : 3;
         }, ct));
 

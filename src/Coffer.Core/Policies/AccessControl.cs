@@ -65,14 +65,22 @@ public sealed class AccessControl(IamDirectory directory, TimeProvider time)
     /// SimulatePrincipalPolicy's evaluation: a value given in ContextEntries is used "whenever a context key is
     /// evaluated" (IAM API reference), so it takes precedence over the request's own keys (aws:SourceIp, …).
     /// </summary>
-    public EvaluationResult Simulate(RequestContext ctx, string action, string resource, IConditionValues? given)
+    public EvaluationResult Simulate(RequestContext ctx, string action, string resource, IConditionValues? given) =>
+        Simulate(ctx, ctx.Caller, action, resource, given, null);
+
+    /// <summary>
+    /// SimulatePrincipalPolicy with a CallerArn and a ResourcePolicy: <paramref name="subject"/>'s identity policies
+    /// and permissions boundary, evaluated for the caller in <paramref name="ctx"/> (its ARN for the resource
+    /// policy's Principal, its keys such as aws:username), "as if Bob had David's policies" (IAM API reference).
+    /// </summary>
+    public EvaluationResult Simulate(RequestContext ctx, Principal subject, string action, string resource, IConditionValues? given, Policy? resourcePolicy)
     {
         var caller = ctx.Caller;
-        var policies = PoliciesOf(caller);
-        IConditionValues context = new RequestConditions(ctx, policies, null, time);
+        var policies = PoliciesOf(subject);
+        IConditionValues context = new RequestConditions(ctx, PoliciesOf(caller), null, time);
         if (given is not null) context = new Overlay(given, context);
         var session = caller.SessionPolicy is { } sp ? new[] { sp } : null;
-        return PolicyEvaluator.Evaluate(new AuthorizationQuery(caller.Caller, action, resource, context), policies.Identity, session, boundary: policies.Boundary);
+        return PolicyEvaluator.Evaluate(new AuthorizationQuery(caller.Caller, action, resource, context), policies.Identity, session, resourcePolicy, policies.Boundary);
     }
 
     /// <summary>

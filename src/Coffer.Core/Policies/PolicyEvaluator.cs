@@ -24,13 +24,13 @@ public sealed record AuthorizationQuery(CallerIdentity Caller, string Action, st
 /// <summary>
 /// IAM's evaluation logic for one account (spec §8), pure and allocation-light:
 /// 1. an explicit Deny in any applicable policy (identity, session, resource, permissions boundary) wins;
-/// 2. otherwise an Allow from an identity policy, or from the resource policy naming the caller (or "*"),
-///    allows, provided every session policy also allows (session policies only narrow);
-/// 3. otherwise the request is implicitly denied.
-/// A permissions boundary bounds identity-policy allows, and resource-policy allows that name the caller's role
-/// rather than the caller (a user or a role session) itself (IAM User Guide, "Permissions boundaries for IAM
-/// entities"). A resource policy that names only the caller's account delegates to identity policies and grants
-/// nothing by itself. The result lists the statements that decided it.
+/// 2. otherwise an Allow from the resource policy naming the caller itself (its user or session ARN, or "*") allows;
+/// 3. otherwise an Allow from an identity policy, or from the resource policy naming the caller's role, allows,
+///    provided the permissions boundary (if any) and every session policy (if any) also allow;
+/// 4. otherwise the request is implicitly denied.
+/// (IAM User Guide, "Permissions boundaries for IAM entities", "Session policies".) A resource policy that names
+/// only the caller's account delegates to identity policies and grants nothing by itself. The result lists the
+/// statements that decided it.
 /// </summary>
 public static class PolicyEvaluator
 {
@@ -38,7 +38,7 @@ public static class PolicyEvaluator
         IReadOnlyList<Policy>? session = null, Policy? resource = null, Policy? boundary = null)
     {
         var lowerAction = query.Action.ToLowerInvariant();
-        List<DecidingStatement>? denies = null, identityAllows = null, resourceAllows = null, sessionAllows = null, boundaryAllows = null;
+        List<DecidingStatement>? denies = null, identityAllows = null, directAllows = null, sessionAllows = null, boundaryAllows = null;
         List<DecidingStatement>? roleAllows = null;   // resource-policy allows naming the caller's role, not the caller
         string? denyIn = null;
 
@@ -57,6 +57,10 @@ public static class PolicyEvaluator
             foreach (var s in resource.Statements)
             {
                 var who = s.MatchPrincipal(query.Caller);
+                // IAM User Guide, "Permissions boundaries for IAM entities": a Deny with NotPrincipal "will always deny
+                // any IAM principal that has a permissions boundary policy attached, regardless of the values
+                // specified in the NotPrincipal element".
+                if (boundary is not null && s.NotPrincipal && !s.IsAllow) who = PrincipalMatch.Direct;
                 if (who == PrincipalMatch.None) continue;
                 if (!s.MatchesAction(lowerAction) || !s.MatchesResource(query.Resource, query.Context) || !s.MatchesConditions(query.Context))
                     continue;
@@ -67,29 +71,31 @@ public static class PolicyEvaluator
                 }
                 else if (who == PrincipalMatch.Direct)
                 {
-                    if (boundary is not null && s.NamesOnlyRoleOf(query.Caller)) (roleAllows ??= []).Add(Describe(resource, s));
-                    else (resourceAllows ??= []).Add(Describe(resource, s));
+                    if (s.NamesOnlyRoleOf(query.Caller)) (roleAllows ??= []).Add(Describe(resource, s));
+                    else (directAllows ??= []).Add(Describe(resource, s));
                 }
             }
         }
-        // The boundary bounds what identity policies and role-ARN grants give, never what it does not allow itself.
-        var bounded = boundary is not null && boundaryAllows is null;
-        if (bounded && resourceAllows is null && (identityAllows is not null || roleAllows is not null) && denies is null)
-            return Done(new EvaluationResult(Decision.ImplicitDeny, [], $"because no permissions boundary allows the {query.Action} action"));
-        if (bounded) identityAllows = null;
-        else if (roleAllows is not null) (resourceAllows ??= []).AddRange(roleAllows);
 
         if (denies is not null)
             return Done(new EvaluationResult(Decision.ExplicitDeny, denies, $"with an explicit deny in {denyIn}"));
-        if (identityAllows is null && resourceAllows is null)
+        // A grant to the caller itself (its user or session ARN, or "*") is added after the session is created: neither
+        // the permissions boundary nor a session policy limits it (IAM User Guide, "Policy evaluation logic" and
+        // "Session policies"; STS API reference, AssumeRole Policy).
+        if (directAllows is not null)
+            return Done(new EvaluationResult(Decision.Allowed, directAllows, ""));
+        // Identity-policy allows and grants to the caller's role are what the boundary and the session policy limit.
+        if (identityAllows is null && roleAllows is null)
             return Done(new EvaluationResult(Decision.ImplicitDeny, [], $"because no identity-based policy allows the {query.Action} action"));
+        if (boundary is not null && boundaryAllows is null)
+            return Done(new EvaluationResult(Decision.ImplicitDeny, [], $"because no permissions boundary allows the {query.Action} action"));
         if (session is not null && sessionAllows is null)
             return Done(new EvaluationResult(Decision.ImplicitDeny, [], $"because no session policy allows the {query.Action} action"));
         var allows = new List<DecidingStatement>();
         if (identityAllows is not null) allows.AddRange(identityAllows);
-        if (resourceAllows is not null) allows.AddRange(resourceAllows);
+        if (roleAllows is not null) allows.AddRange(roleAllows);
         if (sessionAllows is not null) allows.AddRange(sessionAllows);
-        if (boundaryAllows is not null && identityAllows is not null) allows.AddRange(boundaryAllows);
+        if (boundaryAllows is not null) allows.AddRange(boundaryAllows);
         return Done(new EvaluationResult(Decision.Allowed, allows, ""));
     }
 

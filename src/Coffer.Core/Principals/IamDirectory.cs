@@ -488,11 +488,16 @@ public sealed partial class IamDirectory
         }
     }, SaveAny, ct);
 
-    /// <summary>A boundary must be an existing managed policy (IAM: "Scope ARN … does not exist or is not attachable").</summary>
+    /// <summary>
+    /// A boundary must be an existing managed policy (IAM: "Scope ARN … does not exist or is not attachable"); an ARN
+    /// that is not a managed policy's at all is InvalidInput, as for AttachUserPolicy.
+    /// </summary>
     public void RequireBoundaryPolicy(string policyArn)
     {
-        if (FindPolicy(policyArn) is null)
-            throw IamErrors.NoSuchEntity($"Scope ARN: {policyArn} does not exist or is not attachable.");
+        if (FindPolicy(policyArn) is not null) return;
+        throw PolicyArnShape().IsMatch(policyArn)
+            ? IamErrors.NoSuchEntity($"Scope ARN: {policyArn} does not exist or is not attachable.")
+            : IamErrors.InvalidInput($"ARN {policyArn} is not valid.");
     }
 
     // ---- attachments and inline policies (target kind: user, group, role) ---------------------------------------

@@ -399,7 +399,7 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
     public Task DeleteInlinePolicyAsync(RequestContext ctx, string kind, string name, string policyName, CancellationToken ct)
     {
-        Demand(ctx, $"iam:Delete{Title(kind)}Policy", ArnOf(kind, name));
+        Demand(ctx, $"iam:Delete{Title(kind)}Policy", ArnOf(kind, name), EntityKeys(kind, name));
         return directory.DeleteInlinePolicyAsync(kind, name, policyName, ct);
     }
 
@@ -411,20 +411,36 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     /// its groups' policies; a group's are only its own (IAM API reference, PolicySourceArn).
     /// </summary>
     public IReadOnlyList<SimulationResult> SimulatePrincipalPolicy(RequestContext ctx, string policySourceArn,
-        IReadOnlyList<string> actions, IReadOnlyList<string>? resources, ConditionValues? context)
+        IReadOnlyList<string> actions, IReadOnlyList<string>? resources, ConditionValues? context) =>
+        SimulatePrincipalPolicy(ctx, policySourceArn, actions, resources, context, null, null);
+
+    /// <summary>
+    /// SimulatePrincipalPolicy with the optional ResourcePolicy (evaluated as a secret's resource policy, so a
+    /// grant to the caller's user or session ARN is not limited by the boundary) and CallerArn (an IAM user whose
+    /// ARN and keys stand for the caller, with the policies of <paramref name="policySourceArn"/>). Without a
+    /// CallerArn the caller is the subject itself (for a role, a session named "simulation").
+    /// </summary>
+    public IReadOnlyList<SimulationResult> SimulatePrincipalPolicy(RequestContext ctx, string policySourceArn,
+        IReadOnlyList<string> actions, IReadOnlyList<string>? resources, ConditionValues? context, string? resourcePolicy, string? callerArn)
     {
         Demand(ctx, "iam:SimulatePrincipalPolicy", policySourceArn);
+        if (callerArn is not null && !callerArn.StartsWith($"arn:aws:iam::{AccountId}:user/", StringComparison.Ordinal))
+            throw IamErrors.InvalidInput($"Invalid CallerArn: {callerArn}. The caller must be an IAM user of this account.");
+        var resourceDocument = resourcePolicy is null ? null : Policy.Parse(resourcePolicy, PolicyKind.Resource, "resource policy");
         Func<string, string, EvaluationResult> evaluate;
         if (GroupArnName(policySourceArn) is { } groupName)
         {
             var group = directory.FindGroup(groupName) is { } found && found.Arn == policySourceArn
                 ? found : throw IamErrors.NoSuchEntity($"The group with name {groupName} cannot be found.");
+            if (resourceDocument is not null || callerArn is not null)
+                throw IamErrors.InvalidInput("ResourcePolicy and CallerArn are not supported when simulating a group.");
             evaluate = (action, resource) => access.SimulateGroup(ctx, group, action, resource, context);
         }
         else
         {
-            var subjectContext = ctx with { Caller = PrincipalFor(policySourceArn) };
-            evaluate = (action, resource) => access.Simulate(subjectContext, action, resource, context);
+            var subject = PrincipalFor(policySourceArn);
+            var callerContext = ctx with { Caller = callerArn is null ? subject : PrincipalFor(callerArn) };
+            evaluate = (action, resource) => access.Simulate(callerContext, subject, action, resource, context, resourceDocument);
         }
         var results = new List<SimulationResult>();
         foreach (var action in actions)
@@ -554,21 +570,17 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
 
         var trust = directory.Compile($"role/{role.RoleName} trust policy", PolicyKind.Trust, role.AssumeRolePolicyDocument);
         var conditions = access.Conditions(ctx, stsKeys);
-        // The trust policy must allow the caller each action; naming only the account delegates to its identity policies.
+        // The trust policy must allow the caller each action. It is the role's resource-based policy, evaluated as
+        // one: naming only the account delegates to the caller's identity policies, and a statement naming the
+        // calling session's role (rather than the session) is limited by that role's permissions boundary and the
+        // session policy, as identity policies are (IAM User Guide, "Policy evaluation logic"). An identity policy
+        // alone never lets a caller assume a role whose trust policy does not name it.
         void DemandTrust(string action)
         {
-            var identity = access.Evaluate(ctx, action, roleArn, stsKeys);
             var lowerAction = action.ToLowerInvariant();
-            bool direct = false, delegated = false;
-            foreach (var s in trust.Statements)
-            {
-                if (!s.MatchesAction(lowerAction) || !s.MatchesConditions(conditions)) continue;
-                var who = s.MatchPrincipal(caller.Caller);
-                if (who == PrincipalMatch.None) continue;
-                if (!s.IsAllow) throw IamErrors.AccessDenied(Denied(action));
-                if (who == PrincipalMatch.Direct) direct = true; else delegated = true;
-            }
-            if (identity.Decision == Decision.ExplicitDeny || !(direct || (delegated && identity.IsAllowed)))
+            var trusted = trust.Statements.Any(s => s.IsAllow && s.MatchPrincipal(caller.Caller) != PrincipalMatch.None
+                && s.MatchesAction(lowerAction) && s.MatchesConditions(conditions));
+            if (!trusted || !access.Evaluate(ctx, action, roleArn, stsKeys, trust).IsAllowed)
                 throw IamErrors.AccessDenied(Denied(action));
         }
         DemandTrust("sts:AssumeRole");

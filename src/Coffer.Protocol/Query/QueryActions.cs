@@ -153,7 +153,8 @@ public sealed partial class QueryEndpoint
         }
         yield return A("SimulatePrincipalPolicy", Sync((e, c, f, x) =>
         {
-            var results = e.Iam.SimulatePrincipalPolicy(c, f.Required("PolicySourceArn"), f.List("ActionNames"), f.List("ResourceArns"), f.ContextEntries());
+            var results = e.Iam.SimulatePrincipalPolicy(c, f.Required("PolicySourceArn"), f.List("ActionNames"), f.List("ResourceArns"), f.ContextEntries(),
+                f.Optional("ResourcePolicy"), f.Optional("CallerArn"));
             List(x, f, "EvaluationResults", results, r =>
             {
                 x.WriteStartElement("member");
@@ -170,7 +171,7 @@ public sealed partial class QueryEndpoint
                 {
                     x.WriteStartElement("member");
                     x.WriteElementString("SourcePolicyId", s.Sid is { Length: > 0 } ? $"{s.PolicySource} ({s.Sid})" : $"{s.PolicySource} statement {s.Index}");
-                    x.WriteElementString("SourcePolicyType", s.Kind == PolicyKind.Resource ? "resource" : "IAM Policy");
+                    x.WriteElementString("SourcePolicyType", SourcePolicyType(s));
                     x.WriteEndElement();
                 }
                 x.WriteEndElement();
@@ -186,6 +187,19 @@ public sealed partial class QueryEndpoint
             });
         }));
     }
+
+    /// <summary>
+    /// IAM's PolicySourceType for a matched statement: user, group or role (inline policies), user-managed (a
+    /// customer managed policy, a permissions boundary included), aws-managed, resource, or none (the built-in ones).
+    /// </summary>
+    private static string SourcePolicyType(DecidingStatement s) =>
+        s.Kind == PolicyKind.Resource ? "resource"
+        : s.PolicySource.StartsWith("user/", StringComparison.Ordinal) ? "user"
+        : s.PolicySource.StartsWith("group/", StringComparison.Ordinal) ? "group"
+        : s.PolicySource.StartsWith("role/", StringComparison.Ordinal) ? "role"
+        : s.PolicySource.StartsWith("arn:aws:iam::aws:", StringComparison.Ordinal) ? "aws-managed"
+        : s.PolicySource.StartsWith("arn:aws:iam::", StringComparison.Ordinal) ? "user-managed"
+        : "none";
 
     private static IEnumerable<KeyValuePair<string, Handler>> BuildSts()
     {

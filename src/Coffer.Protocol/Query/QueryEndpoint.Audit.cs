@@ -31,7 +31,7 @@ public sealed partial class QueryEndpoint
         "Status", "VersionId", "SetAsDefault", "Description", "MaxSessionDuration", "AssumeRolePolicyDocument",
         "PolicyDocument", "PolicySourceArn", "Scope", "OnlyAttached", "PolicyUsageFilter", "Marker", "MaxItems",
         "RoleArn", "RoleSessionName", "DurationSeconds", "Policy", "ExternalId", "PermissionsBoundary", "SourceIdentity",
-        "ActionNames.member.1", "ResourceArns.member.1",
+        "ActionNames.member.1", "ResourceArns.member.1", "CallerArn", "ResourcePolicy",
     ], StringComparer.Ordinal);
 
     /// <summary>

@@ -395,6 +395,45 @@ public sealed class PolicyEvaluatorTests
         Assert.True(PolicyEvaluator.Evaluate(sq, [], null, toRole).IsAllowed);
     }
 
+    [Fact]
+    public void A_session_policy_does_not_limit_a_resource_policy_naming_the_session_but_does_the_role()
+    {
+        // STS API reference, AssumeRole Policy: a resource policy that names the session grants "in addition to the
+        // permissions that are granted by the session policies"; one that names the role is limited by them.
+        var role = $"arn:aws:iam::{Account}:role/app";
+        var caller = new CallerIdentity($"arn:aws:sts::{Account}:assumed-role/app/s1", Account, RoleArn: role);
+        var describeOnly = new[] { Policy.Parse("""{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:Describe*","Resource":"*"}}""", PolicyKind.Session, "session policy") };
+        string Grant(string principal) => $$"""{"Effect":"Allow","Principal":{{principal}},"Action":"secretsmanager:GetSecretValue","Resource":"*"}""";
+
+        Assert.True(EvalResource("", Grant($$"""{"AWS":"{{caller.Arn}}"}"""), caller, describeOnly).IsAllowed);
+        Assert.True(EvalResource("", Grant("\"*\""), caller, describeOnly).IsAllowed);
+        var toRole = EvalResource("", Grant($$"""{"AWS":"{{role}}"}"""), caller, describeOnly);
+        Assert.Equal(Decision.ImplicitDeny, toRole.Decision);
+        Assert.Equal("because no session policy allows the secretsmanager:GetSecretValue action", toRole.Reason);
+        // Nor does a boundary together with a session policy limit the session's own grant; an explicit deny in either still wins.
+        var q = new AuthorizationQuery(caller, "secretsmanager:GetSecretValue", SecretArn, new ConditionValues());
+        var listOnly = Identity("""{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*"}""");
+        Assert.True(PolicyEvaluator.Evaluate(q, [], describeOnly, Resource(Grant($$"""{"AWS":"{{caller.Arn}}"}""")), listOnly).IsAllowed);
+        var denyGet = new[] { Policy.Parse("""{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"secretsmanager:GetSecretValue","Resource":"*"}}""", PolicyKind.Session, "session policy") };
+        Assert.Equal(Decision.ExplicitDeny, EvalResource("", Grant($$"""{"AWS":"{{caller.Arn}}"}"""), caller, denyGet).Decision);
+    }
+
+    [Fact]
+    public void A_Deny_with_NotPrincipal_denies_a_bounded_caller_even_when_it_names_it()
+    {
+        // IAM User Guide, "Permissions boundaries for IAM entities" (Important): AWS's documented behaviour.
+        var q = new AuthorizationQuery(Bob, "secretsmanager:GetSecretValue", SecretArn, new ConditionValues());
+        var all = Identity("""{"Effect":"Allow","Action":"*","Resource":"*"}""");
+        var exceptBob = Resource($$"""{"Effect":"Deny","NotPrincipal":{"AWS":"{{Bob.Arn}}"},"Action":"*","Resource":"*"}""");
+        Assert.True(PolicyEvaluator.Evaluate(q, [all], null, exceptBob).IsAllowed);
+        var bounded = PolicyEvaluator.Evaluate(q, [all], null, exceptBob, all);
+        Assert.Equal(Decision.ExplicitDeny, bounded.Decision);
+        Assert.Equal("with an explicit deny in a resource-based policy", bounded.Reason);
+        // An Allow with NotPrincipal is unaffected.
+        var allowExceptAlice = Resource("""{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"*","Resource":"*"}""");
+        Assert.True(PolicyEvaluator.Evaluate(q, [], null, allowExceptAlice, all).IsAllowed);
+    }
+
     // ---- grammar -------------------------------------------------------------------------------------------
 
     [Theory]

@@ -323,6 +323,50 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_boundary_arn_that_names_no_policy_is_invalid_input_and_a_missing_policy_no_such_entity()
+    {
+        var ctx = As(Admin);
+        await _iam.CreateUserAsync(ctx, "bob", null, null, default);
+        async Task<(string, string)> Put(string arn)
+        {
+            var e = await Assert.ThrowsAsync<ServiceException>(() => _iam.PutPermissionsBoundaryAsync(ctx, "user", "bob", arn, default));
+            return (e.Code, e.Message);
+        }
+        Assert.Equal(("InvalidInput", $"ARN arn:aws:iam::{Account}:user/bob is not valid."), await Put($"arn:aws:iam::{Account}:user/bob"));
+        Assert.Equal(("InvalidInput", "ARN arn:aws:s3:::bucket/policy/x is not valid."), await Put("arn:aws:s3:::bucket/policy/x"));
+        Assert.Equal(("NoSuchEntity", $"Scope ARN: arn:aws:iam::{Account}:policy/none does not exist or is not attachable."),
+            await Put($"arn:aws:iam::{Account}:policy/none"));
+        var e = await Assert.ThrowsAsync<ServiceException>(() => _iam.CreateRoleAsync(ctx, "r", null,
+            """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole"}}""",
+            null, null, null, "not-a-policy-arn-at-all", default));
+        Assert.Equal("InvalidInput", e.Code);
+    }
+
+    [Fact]
+    public async Task Simulation_takes_a_resource_policy_and_a_caller_arn_and_bounds_them_as_requests_are()
+    {
+        var ctx = As(Admin);
+        var listOnly = await _iam.CreatePolicyAsync(ctx, "list-only", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:ListSecrets","Resource":"*"}"""), null, default);
+        var david = await _iam.CreateUserAsync(ctx, "david", null, null, listOnly.Arn, default);
+        var bob = await _iam.CreateUserAsync(ctx, "bob", null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "david", "all", Doc("""{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}"""), default);
+        var role = await _iam.CreateRoleAsync(ctx, "app", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""),
+            null, null, null, listOnly.Arn, default);
+        string Grant(string principal) => Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{principal}}"},"Action":"secretsmanager:GetSecretValue"}""");
+        EvaluationResult Sim(string source, string resourcePolicy, string? caller = null) =>
+            _iam.SimulatePrincipalPolicy(ctx, source, ["secretsmanager:GetSecretValue"], null, null, resourcePolicy, caller).Single().Result;
+
+        var toDavid = Sim(david.Arn, Grant(david.Arn));
+        Assert.Equal((Decision.Allowed, false), (toDavid.Decision, toDavid.AllowedByPermissionsBoundary));
+        Assert.Equal(PolicyKind.Resource, Assert.Single(toDavid.Statements).Kind);
+        Assert.Equal(Decision.ImplicitDeny, Sim(david.Arn, Grant(bob.Arn)).Decision);
+        Assert.Equal(Decision.Allowed, Sim(david.Arn, Grant(bob.Arn), bob.Arn).Decision);   // as if Bob had David's policies
+        Assert.Equal(Decision.ImplicitDeny, Sim(role.Arn, Grant(role.Arn)).Decision);         // a grant to the role is bounded
+        Assert.Equal("InvalidInput", Assert.Throws<ServiceException>(() => Sim(david.Arn, Grant(bob.Arn), role.Arn)).Code);
+        Assert.Equal("MalformedPolicyDocumentException", Assert.Throws<ServiceException>(() => Sim(david.Arn, "{")).Code);
+    }
+
+    [Fact]
     public async Task Simulation_context_entries_override_the_request_keys()
     {
         var ctx = As(Admin);   // the request comes from 10.0.0.1
@@ -535,6 +579,62 @@ public sealed class IamTests : IAsyncLifetime
         var bare = As(SessionOf(_iam.AssumeRole(ctx, first.Arn, "bare", null, null)));
         _iam.AssumeRole(bare, noTags.Arn, "three", null, null);
         _iam.AssumeRole(bare, noSource.Arn, "three", null, null);
+    }
+
+    [Fact]
+    public async Task A_trust_policy_naming_the_calling_role_is_limited_by_its_boundary_and_session_policy()
+    {
+        // The trust policy is the role's resource-based policy: a grant to the calling role's ARN is limited by that
+        // role's permissions boundary and by the session policy; a grant to the session ARN is not.
+        var ctx = As(Admin);
+        var first = await _iam.CreateRoleAsync(ctx, "first", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""),
+            null, null, null, default);
+        var secretsOnly = await _iam.CreatePolicyAsync(ctx, "secrets-only", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}"""), null, default);
+        await _iam.PutPermissionsBoundaryAsync(ctx, "role", "first", secretsOnly.Arn, default);
+        var second = await _iam.CreateRoleAsync(ctx, "second", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{first.Arn}}"},"Action":"sts:AssumeRole"}"""),
+            null, null, null, default);
+        var s1 = As(SessionOf(_iam.AssumeRole(ctx, first.Arn, "one", null, null)));
+
+        var denied = Assert.Throws<ServiceException>(() => _iam.AssumeRole(s1, second.Arn, "two", null, null));
+        Assert.Equal(("AccessDeniedException", $"User: {s1.Caller.Arn} is not authorized to perform: sts:AssumeRole on resource: {second.Arn}"),
+            (denied.Code, denied.Message));
+        // Naming the session itself is not limited by the boundary.
+        await _iam.UpdateAssumeRolePolicyAsync(ctx, "second", Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{s1.Caller.Arn}}"},"Action":"sts:AssumeRole"}"""), default);
+        _iam.AssumeRole(s1, second.Arn, "two", null, null);
+
+        // Without the boundary, the role's grant stands, unless the session policy leaves sts:AssumeRole out.
+        await _iam.DeletePermissionsBoundaryAsync(ctx, "role", "first", default);
+        await _iam.UpdateAssumeRolePolicyAsync(ctx, "second", Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{first.Arn}}"},"Action":"sts:AssumeRole"}"""), default);
+        _iam.AssumeRole(s1, second.Arn, "two", null, null);
+        var narrowed = As(SessionOf(_iam.AssumeRole(ctx, first.Arn, "narrow", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}"""))));
+        Assert.Equal("AccessDeniedException", Assert.Throws<ServiceException>(() => _iam.AssumeRole(narrowed, second.Arn, "two", null, null)).Code);
+    }
+
+    [Fact]
+    public async Task Changing_a_bounded_entitys_policies_sees_its_boundary_as_iam_PermissionsBoundary()
+    {
+        // Service Authorization Reference (IAM): Attach/Detach/Put/Delete User/Role Policy carry iam:PermissionsBoundary.
+        var ctx = As(Admin);
+        var boundary = await _iam.CreatePolicyAsync(ctx, "team-boundary", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}"""), null, default);
+        var admin = await _iam.CreateUserAsync(ctx, "team-admin", null, null, default);
+        await _iam.PutInlinePolicyAsync(ctx, "user", "team-admin", "delegated", Doc($$"""
+            {"Effect":"Allow","Action":["iam:PutRolePolicy","iam:DeleteRolePolicy","iam:PutUserPolicy","iam:DeleteUserPolicy"],"Resource":"*",
+             "Condition":{"StringEquals":{"iam:PermissionsBoundary":"{{boundary.Arn}}"} } }
+            """), default);
+        const string trust = """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111111111111"},"Action":"sts:AssumeRole"}}""";
+        await _iam.CreateRoleAsync(ctx, "bounded", null, trust, null, null, null, boundary.Arn, default);
+        await _iam.CreateRoleAsync(ctx, "free", null, trust, null, null, null, null, default);
+        await _iam.CreateUserAsync(ctx, "bounded-user", null, null, boundary.Arn, default);
+        const string read = """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}}""";
+        await _iam.PutInlinePolicyAsync(ctx, "role", "free", "read", read, default);
+
+        var me = As(UserPrincipal(admin));
+        await _iam.PutInlinePolicyAsync(me, "role", "bounded", "read", read, default);
+        await _iam.DeleteInlinePolicyAsync(me, "role", "bounded", "read", default);
+        await _iam.PutInlinePolicyAsync(me, "user", "bounded-user", "read", read, default);
+        await _iam.DeleteInlinePolicyAsync(me, "user", "bounded-user", "read", default);
+        var denied = await Assert.ThrowsAsync<ServiceException>(() => _iam.DeleteInlinePolicyAsync(me, "role", "free", "read", default));
+        Assert.Equal("AccessDeniedException", denied.Code);
     }
 
     [Fact]

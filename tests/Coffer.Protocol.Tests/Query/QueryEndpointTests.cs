@@ -152,6 +152,36 @@ public sealed class QueryEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SimulatePrincipalPolicy_of_a_bounded_user_names_each_statements_source_type_and_the_boundary_decision()
+    {
+        const string all = """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}}""";
+        var (_, created) = await Call("iam", Admin, ("Action", "CreatePolicy"), ("PolicyName", "bound"), ("PolicyDocument", all));
+        var boundary = created.Descendants(Iam + "Arn").Single().Value;
+        await Call("iam", Admin, ("Action", "CreateUser"), ("UserName", "bob"), ("PermissionsBoundary", boundary));
+        await Call("iam", Admin, ("Action", "PutUserPolicy"), ("UserName", "bob"), ("PolicyName", "own"), ("PolicyDocument", all));
+        await Call("iam", Admin, ("Action", "CreateGroup"), ("GroupName", "readers"));
+        await Call("iam", Admin, ("Action", "AddUserToGroup"), ("GroupName", "readers"), ("UserName", "bob"));
+        await Call("iam", Admin, ("Action", "PutGroupPolicy"), ("GroupName", "readers"), ("PolicyName", "read"), ("PolicyDocument", all));
+
+        var (status, sim) = await Call("iam", Admin, ("Action", "SimulatePrincipalPolicy"), ("PolicySourceArn", $"arn:aws:iam::{Account}:user/bob"),
+            ("ActionNames.member.1", "secretsmanager:GetSecretValue"));
+        Assert.Equal(200, status);
+        var result = sim.Descendants(Iam + "EvaluationResults").Single().Element(Iam + "member")!;
+        Assert.Equal("allowed", result.Element(Iam + "EvalDecision")!.Value);
+        // IAM's PolicySourceType values: user, group, role, aws-managed, user-managed, resource, none.
+        Assert.Equal(["group", "user", "user-managed"], result.Element(Iam + "MatchedStatements")!.Elements(Iam + "member")
+            .Select(m => m.Element(Iam + "SourcePolicyType")!.Value).Order(StringComparer.Ordinal));
+        Assert.Equal("true", result.Element(Iam + "PermissionsBoundaryDecisionDetail")!.Element(Iam + "AllowedByPermissionsBoundary")!.Value);
+
+        (status, _) = await Call("iam", Admin, ("Action", "DeleteUserPermissionsBoundary"), ("UserName", "bob"));
+        Assert.Equal(200, status);
+        (status, _) = await Call("iam", Admin, ("Action", "PutUserPermissionsBoundary"), ("UserName", "bob"), ("PermissionsBoundary", boundary));
+        Assert.Equal(200, status);
+        var put = (await EventsAsync(9)).Last(e => e.EventName == "PutUserPermissionsBoundary");
+        Assert.Equal($$"""{"userName":"bob","permissionsBoundary":"{{boundary}}"}""", Encoding.UTF8.GetString(put.RequestParameters!));
+    }
+
+    [Fact]
     public async Task AssumeRole_takes_session_tags_and_a_source_identity_and_chains_them()
     {
         await Call("iam", Admin, ("Action", "CreateRole"), ("RoleName", "first"), ("AssumeRolePolicyDocument", Trust("sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity")));

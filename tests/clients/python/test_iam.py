@@ -387,6 +387,32 @@ class Boto3Flows(unittest.TestCase):
         SEEN_SECRETS.extend([creds["SecretAccessKey"], creds["SessionToken"]])
         self.assertEqual(client("secretsmanager", creds).get_secret_value(SecretId=other["ARN"])["SecretString"], "other-pw")
 
+    def test_a_resource_policy_naming_the_session_is_not_limited_by_its_session_policy_or_boundary(self):
+        # AWS: a resource policy naming the session ARN grants in addition to the session policy (and past the role's
+        # boundary); one naming the role ARN is limited by both.
+        secret = self.sm.create_secret(Name=f"{self.name}/shared", SecretString="shared-pw")
+        boundary = self.iam.create_policy(PolicyName=f"{self.name}-list-only", PolicyDocument=doc(
+            {"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}))["Policy"]["Arn"]
+        role = self.iam.create_role(RoleName=f"{self.name}-reader", AssumeRolePolicyDocument=trust_account())["Role"]
+        session_policy = doc({"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"})
+        creds = assume(role["Arn"], Policy=session_policy)
+        session_arn = client("sts", creds).get_caller_identity()["Arn"]
+        app = client("secretsmanager", creds)
+
+        def grant(principal):
+            self.sm.put_resource_policy(SecretId=secret["ARN"], ResourcePolicy=doc(
+                {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "secretsmanager:GetSecretValue", "Resource": "*"}))
+
+        grant(role["Arn"])
+        code, message = error_code(lambda: app.get_secret_value(SecretId=secret["ARN"]))
+        self.assertEqual(code, "AccessDeniedException")
+        self.assertIn("because no session policy allows the secretsmanager:GetSecretValue action", message)
+        grant(session_arn)
+        self.assertEqual(app.get_secret_value(SecretId=secret["ARN"])["SecretString"], "shared-pw")
+        self.iam.put_role_permissions_boundary(RoleName=role["RoleName"], PermissionsBoundary=boundary)
+        self.assertEqual(app.get_secret_value(SecretId=secret["ARN"])["SecretString"], "shared-pw")
+        self.iam.delete_role_permissions_boundary(RoleName=role["RoleName"])
+
     def test_groups_managed_policy_versions_and_simulation(self):
         user = self.iam.create_user(UserName=self.name)["User"]
         self.iam.create_group(GroupName=self.name)
@@ -464,6 +490,15 @@ class CofferAdmin(unittest.TestCase):
         denied = self.admin("can", name, "secretsmanager:PutSecretValue", f"{name}/db")
         self.assertEqual(denied.returncode, 3)
         self.assertIn("DENIED (implicitDeny)", denied.stdout)
+        self.assertIn("no statement allows it", denied.stdout)
+        # With a permissions boundary that leaves the action out, the answer names the boundary.
+        boundary = client("iam").create_policy(PolicyName=f"{name}-boundary", PolicyDocument=doc(
+            {"Effect": "Allow", "Action": "secretsmanager:DescribeSecret", "Resource": "*"}))["Policy"]["Arn"]
+        client("iam").put_user_permissions_boundary(UserName=name, PermissionsBoundary=boundary)
+        bounded = self.admin("can", name, "secretsmanager:GetSecretValue", f"{name}/db")
+        self.assertEqual(bounded.returncode, 3)
+        self.assertIn("the permissions boundary does not allow it", bounded.stdout)
+        client("iam").delete_user_permissions_boundary(UserName=name)
 
         revoked = self.admin("revoke-key", name, key["AccessKeyId"])
         self.assertEqual(revoked.returncode, 0, revoked.stderr)
