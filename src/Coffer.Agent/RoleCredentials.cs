@@ -185,35 +185,61 @@ internal sealed class RoleCredentialsRefresher(RoleCredentialsSource source, Sig
     }
 }
 
-/// <summary>The AWS shared config and credentials files' INI form: sections of key = value.</summary>
+/// <summary>
+/// The AWS shared config and credentials files' INI form, read as botocore reads it (Python's configparser):
+/// <c>key = value</c> or <c>key: value</c>, keys lower-cased, whole-line comments only (<c>#</c>, <c>;</c>: text
+/// after a value is part of it), an indented line continues the previous value (after an empty value it is a
+/// nested sub-section such as <c>s3 =</c>, which no profile key comes from), a section or key given twice makes
+/// the file unusable. Unlike botocore, a UTF-8 byte-order mark is accepted.
+/// </summary>
 internal static class IniFile
 {
     /// <summary>
     /// Sections by profile name; none when the file does not exist. In the config file a profile is
-    /// <c>[profile NAME]</c> (or <c>[default]</c>), in the credentials file <c>[NAME]</c>. Keys are lower-cased.
+    /// <c>[profile NAME]</c> (or <c>[default]</c>; NAME may be quoted) and other sections (<c>[sso-session …]</c>,
+    /// <c>[services …]</c>) are skipped; in the credentials file it is <c>[NAME]</c>. Throws
+    /// <see cref="InvalidOperationException"/> naming the file and line for a duplicate.
     /// </summary>
     public static Dictionary<string, Dictionary<string, string>> Read(string path, bool configFile)
     {
         var sections = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
         if (!File.Exists(path)) return sections;
+        var headers = new HashSet<string>(StringComparer.Ordinal);
         Dictionary<string, string>? current = null;
+        string? lastKey = null;
+        var number = 0;
         foreach (var raw in File.ReadLines(path))
         {
+            number++;
             var line = raw.Trim();
             if (line.Length == 0 || line[0] is '#' or ';') continue;
-            if (line[0] == '[' && line[^1] == ']')
+            if (raw[0] is ' ' or '\t' && lastKey is not null)
             {
-                var name = line[1..^1].Trim();
-                if (configFile && name.StartsWith("profile ", StringComparison.Ordinal)) name = name[8..].Trim();
-                else if (configFile && name != "default") { current = null; continue; }   // [sso-session …], [services …]
-                current = sections.TryGetValue(name, out var existing) ? existing : sections[name] = new(StringComparer.Ordinal);
+                if (current is not null && current[lastKey].Length > 0) current[lastKey] += "\n" + line;
                 continue;
             }
-            if (current is null) continue;
-            var eq = line.IndexOf('=');
-            if (eq <= 0) continue;
-            current[line[..eq].Trim().ToLowerInvariant()] = line[(eq + 1)..].Trim();
+            lastKey = null;
+            if (line[0] == '[' && line[^1] == ']')
+            {
+                var header = line[1..^1].Trim();
+                if (!headers.Add(header)) throw new InvalidOperationException($"{path} line {number}: section [{header}] appears twice.");
+                var name = !configFile || header == "default" ? header
+                    : header.StartsWith("profile ", StringComparison.Ordinal) ? Unquote(header[8..].Trim())
+                    : null;   // [sso-session …], [services …], and [Profile x] (botocore: not a profile)
+                if (name is not null && sections.ContainsKey(name))
+                    throw new InvalidOperationException($"{path} line {number}: profile {name} is defined twice ([default] and [profile default]); keep one.");
+                current = name is null ? null : sections[name] = new(StringComparer.Ordinal);
+                continue;
+            }
+            var eq = line.IndexOfAny(['=', ':']);
+            if (eq <= 0 || current is null) continue;
+            var key = line[..eq].Trim().ToLowerInvariant();
+            if (!current.TryAdd(key, line[(eq + 1)..].Trim()))
+                throw new InvalidOperationException($"{path} line {number}: {key} is set twice in one section.");
+            lastKey = key;
         }
         return sections;
     }
+
+    private static string Unquote(string name) => name.Length >= 2 && name[0] == '"' && name[^1] == '"' ? name[1..^1] : name;
 }
