@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -15,60 +16,85 @@ namespace Coffer.Agent;
 internal sealed record RoleProfile(string Name, string RoleArn, string SessionName, int DurationSeconds, string? ExternalId,
     RoleProfile? SourceRole, AwsCredentials? SourceKeys)
 {
-    private const int MaxChain = 5;
+    private static readonly Regex SessionNamePattern = new(@"^[\w+=,.@-]{2,64}$", RegexOptions.CultureInvariant);
+    private static readonly Regex ExternalIdPattern = new(@"^[\w+=,.@:/-]{2,1224}$", RegexOptions.CultureInvariant);
 
     /// <summary>
-    /// The role profile named by AWS_PROFILE (or default) in AWS_CONFIG_FILE (or ~/.aws/config); null when that
-    /// profile has no <c>role_arn</c>. Throws <see cref="InvalidOperationException"/> for a role profile that
-    /// cannot work (no source, a source without keys, MFA, a loop).
+    /// The role profile named by AWS_PROFILE (or default); null when that profile has no <c>role_arn</c>. Profiles
+    /// are those of AWS_CONFIG_FILE (or ~/.aws/config) with the keys of the same profile of the credentials file
+    /// (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) laid over them, as botocore merges them. Throws
+    /// <see cref="InvalidOperationException"/> for a role profile that cannot work (no source, a source without keys,
+    /// MFA, a loop, a value STS would refuse).
     /// </summary>
     public static RoleProfile? Find(Func<string, string?> env, TimeProvider time)
     {
         var profile = NonEmpty(env("AWS_PROFILE")) ?? "default";
-        var configPath = NonEmpty(env("AWS_CONFIG_FILE")) ?? Path.Combine(Home(env), ".aws", "config");
-        var config = IniFile.Read(configPath, configFile: true);
-        if (!config.TryGetValue(profile, out var section) || !section.ContainsKey("role_arn")) return null;
-        var credentialsPath = NonEmpty(env("AWS_SHARED_CREDENTIALS_FILE")) ?? Path.Combine(Home(env), ".aws", "credentials");
-        return Build(profile, config, IniFile.Read(credentialsPath, configFile: false), env, time, depth: 0);
+        var profiles = IniFile.Read(NonEmpty(env("AWS_CONFIG_FILE")) ?? Path.Combine(Home(env), ".aws", "config"), configFile: true);
+        foreach (var (name, keys) in IniFile.Read(NonEmpty(env("AWS_SHARED_CREDENTIALS_FILE")) ?? Path.Combine(Home(env), ".aws", "credentials"), configFile: false))
+        {
+            if (!profiles.TryGetValue(name, out var merged)) profiles[name] = merged = new(StringComparer.Ordinal);
+            foreach (var (key, value) in keys) merged[key] = value;
+        }
+        if (!profiles.TryGetValue(profile, out var section) || !section.ContainsKey("role_arn")) return null;
+        return Build(profile, profiles, env, time, visited: [profile]);
     }
 
-    private static RoleProfile Build(string name, Dictionary<string, Dictionary<string, string>> config,
-        Dictionary<string, Dictionary<string, string>> credentials, Func<string, string?> env, TimeProvider time, int depth)
+    private static RoleProfile Build(string name, Dictionary<string, Dictionary<string, string>> profiles, Func<string, string?> env,
+        TimeProvider time, List<string> visited)
     {
-        if (depth >= MaxChain) throw new InvalidOperationException($"Profile {name}: source_profile chains more than {MaxChain} roles (a loop?).");
-        var s = config[name];
+        var s = profiles[name];
         if (s.ContainsKey("mfa_serial")) throw new InvalidOperationException($"Profile {name}: mfa_serial is not supported by coffer agent.");
+        var roleArn = s["role_arn"];
+        if (!roleArn.StartsWith("arn:", StringComparison.Ordinal) || roleArn.Any(char.IsWhiteSpace))
+            throw Invalid(name, "role_arn", roleArn, "must be a role ARN");
         var duration = 3600;
         if (s.TryGetValue("duration_seconds", out var d) && (!int.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out duration) || duration is < 900 or > 43200))
-            throw new InvalidOperationException($"Profile {name}: duration_seconds must be from 900 to 43200.");
+            throw Invalid(name, "duration_seconds", d, "must be from 900 to 43200");
         var sessionName = s.GetValueOrDefault("role_session_name")
             ?? "coffer-agent-" + time.GetUtcNow().ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+        if (!SessionNamePattern.IsMatch(sessionName))
+            throw Invalid(name, "role_session_name", sessionName, "must be 2 to 64 characters of letters, digits and +=,.@_-");
         var externalId = s.GetValueOrDefault("external_id");
+        if (externalId is not null && !ExternalIdPattern.IsMatch(externalId))
+            throw Invalid(name, "external_id", externalId, "must be 2 to 1224 characters of letters, digits and +=,.@:/_-");
 
         RoleProfile? sourceRole = null;
         AwsCredentials? sourceKeys = null;
         if (s.TryGetValue("credential_source", out var source))
         {
+            if (s.ContainsKey("source_profile"))
+                throw new InvalidOperationException($"Profile {name}: source_profile and credential_source are mutually exclusive.");
             if (!string.Equals(source, "Environment", StringComparison.Ordinal))
-                throw new InvalidOperationException($"Profile {name}: credential_source {source} is not available outside AWS; use Environment or source_profile.");
+                throw Invalid(name, "credential_source", source, "is not available outside AWS; use Environment or source_profile");
             sourceKeys = NonEmpty(env("AWS_ACCESS_KEY_ID")) is { } id && NonEmpty(env("AWS_SECRET_ACCESS_KEY")) is { } secret
                 ? new AwsCredentials(id, secret, NonEmpty(env("AWS_SESSION_TOKEN")), "environment")
                 : throw new InvalidOperationException($"Profile {name}: credential_source = Environment, but AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set.");
         }
         else if (s.TryGetValue("source_profile", out var sourceName))
         {
-            // A source profile with its own role_arn assumes that role first (role chaining), unless it is this
-            // profile itself, whose static keys are then the source (the SDKs' rule).
-            if (sourceName != name && config.TryGetValue(sourceName, out var src) && src.ContainsKey("role_arn"))
-                sourceRole = Build(sourceName, config, credentials, env, time, depth + 1);
-            else
-                sourceKeys = AwsCredentials.FromSection(credentials.GetValueOrDefault(sourceName), $"credentials [{sourceName}]")
-                    ?? AwsCredentials.FromSection(config.GetValueOrDefault(sourceName), $"config [{sourceName}]")
-                    ?? throw new InvalidOperationException($"Profile {name}: source_profile {sourceName} has no aws_access_key_id / aws_secret_access_key.");
+            if (!profiles.TryGetValue(sourceName, out var src))
+                throw Invalid(name, "source_profile", sourceName, "names no profile of the config or credentials file");
+            // botocore's rules: a source profile's static keys come first, even when it has a role_arn of its own
+            // (only a source without keys assumes its role first: role chaining); a profile may name itself to take
+            // its own keys; any other return to a profile already visited is a loop.
+            sourceKeys = AwsCredentials.FromSection(src, $"profile {sourceName}");
+            if (sourceKeys is null)
+            {
+                if (visited.Contains(sourceName) || !src.ContainsKey("role_arn"))
+                    throw new InvalidOperationException(visited.Contains(sourceName)
+                        ? $"Profile {name}: source_profile {sourceName} leads back to a profile already used ({string.Join(" -> ", visited)}): a loop."
+                        : $"Profile {name}: source_profile {sourceName} has no aws_access_key_id / aws_secret_access_key.");
+                sourceRole = Build(sourceName, profiles, env, time, [.. visited, sourceName]);
+            }
         }
         else throw new InvalidOperationException($"Profile {name}: role_arn needs source_profile or credential_source.");
-        return new RoleProfile(name, s["role_arn"], sessionName, duration, externalId, sourceRole, sourceKeys);
+        return new RoleProfile(name, roleArn, sessionName, duration, externalId, sourceRole, sourceKeys);
     }
+
+    private static InvalidOperationException Invalid(string profile, string key, string value, string rule) =>
+        new($"Profile {profile}: {key} \"{value.ReplaceLineEndings(" ")}\" {rule}"
+            + (value.Contains(" #", StringComparison.Ordinal) || value.Contains(" ;", StringComparison.Ordinal)
+                ? " (text after a value is part of it: the AWS CLI and SDKs read no comment there)." : "."));
 
     private static string Home(Func<string, string?> env) =>
         NonEmpty(env("HOME")) ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
