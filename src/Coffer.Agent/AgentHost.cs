@@ -43,11 +43,8 @@ public static class AgentHost
         {
             token = SsrfToken.Resolve(options.SsrfEnvVariables, env);
             endpoint = ResolveEndpoint(options, env);
-            // The SDKs' order: keys in the environment, then a role profile of the config file, then the
-            // credentials file. credentials_file_path (AWS's agent) replaces all of them.
-            if (options.CredentialsFilePath is null && NonEmpty(env("AWS_ACCESS_KEY_ID")) is null)
-                roleProfile = RoleProfile.Find(env, TimeProvider.System);
-            if (roleProfile is null) staticCredentials = AwsCredentials.Resolve(options.CredentialsFilePath, env);
+            (roleProfile, staticCredentials, var warning) = ChooseCredentials(options.CredentialsFilePath, env);
+            if (warning is not null) await stderr.WriteLineAsync("coffer agent: " + warning).ConfigureAwait(false);
         }
         catch (InvalidOperationException e)
         {
@@ -149,6 +146,27 @@ public static class AgentHost
             else options.HttpPort = port;
         }
         return (options, errors);
+    }
+
+    /// <summary>
+    /// The upstream credentials: a role profile, or static keys, and a warning for the log. The SDKs' order: keys
+    /// in the environment, then a role profile, then the credentials file; credentials_file_path (AWS's agent)
+    /// replaces all of them. AWS_PROFILE names a profile explicitly, so it wins over keys in the environment, as in
+    /// the JavaScript SDK v3 and in botocore for an explicit profile (<c>--profile</c>, which the agent has not):
+    /// otherwise a role profile's <c>credential_source = Environment</c> could never be used, and an agent meant
+    /// to run as a least-privilege role would silently run with the wider keys it was given to assume it.
+    /// </summary>
+    internal static (RoleProfile? Role, AwsCredentials? Static, string? Warning) ChooseCredentials(string? credentialsFilePath, Func<string, string?> env)
+    {
+        if (credentialsFilePath is not null) return (null, AwsCredentials.Resolve(credentialsFilePath, env), null);
+        var profile = NonEmpty(env("AWS_PROFILE"));
+        var envKeys = NonEmpty(env("AWS_ACCESS_KEY_ID")) is not null && NonEmpty(env("AWS_SECRET_ACCESS_KEY")) is not null;
+        var role = profile is not null || !envKeys ? RoleProfile.Find(env, TimeProvider.System) : null;
+        var keys = role is null ? AwsCredentials.Resolve(null, env) : null;
+        var usesEnv = role is not null ? role.UsesEnvironment : keys!.Source == "environment";
+        return (role, keys, profile is not null && envKeys && !usesEnv
+            ? $"AWS_PROFILE={profile} names the profile to use: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment are ignored."
+            : null);
     }
 
     private static Uri ResolveEndpoint(AgentOptions options, Func<string, string?> env)

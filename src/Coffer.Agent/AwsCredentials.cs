@@ -8,7 +8,8 @@ internal sealed record AwsCredentials(string AccessKeyId, string SecretAccessKey
 
     /// <summary>
     /// The standard chain, as far as it applies off AWS: <c>credentials_file_path</c> from the config file when
-    /// set (as AWS's agent does); else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN); else the
+    /// set (as AWS's agent does); else, unless AWS_PROFILE names a profile explicitly, AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN); else the
     /// shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials), profile AWS_PROFILE or default.
     /// (A role profile of the config file, <see cref="RoleProfile"/>, comes before the credentials file; the host
     /// asks for it.)
@@ -21,14 +22,16 @@ internal sealed record AwsCredentials(string AccessKeyId, string SecretAccessKey
 
         var id = NonEmpty(env("AWS_ACCESS_KEY_ID"));
         var secret = NonEmpty(env("AWS_SECRET_ACCESS_KEY"));
-        if (id is not null && secret is not null)
+        if (id is not null && secret is not null && NonEmpty(env("AWS_PROFILE")) is null)
             return new AwsCredentials(id, secret, NonEmpty(env("AWS_SESSION_TOKEN")), "environment");
 
         var file = NonEmpty(env("AWS_SHARED_CREDENTIALS_FILE"))
             ?? Path.Combine(NonEmpty(env("HOME")) ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".aws", "credentials");
-        return FromFile(file, profile)
+        var sections = IniFile.Read(file, configFile: false);
+        return FromSection(sections.GetValueOrDefault(profile), $"{file} [{profile}]")
             ?? throw new InvalidOperationException(
-                $"No upstream credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile {profile} in {file}.");
+                $"No upstream credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (without AWS_PROFILE), or a profile {profile} in {file}"
+                + (sections.ContainsKey("profile " + profile) ? $" (the credentials file names it [{profile}], not [profile {profile}])." : "."));
     }
 
     private static AwsCredentials? FromFile(string path, string profile) =>

@@ -16,6 +16,9 @@ namespace Coffer.Agent;
 internal sealed record RoleProfile(string Name, string RoleArn, string SessionName, int DurationSeconds, string? ExternalId,
     RoleProfile? SourceRole, AwsCredentials? SourceKeys)
 {
+    /// <summary>Whether this role, or a source role of its chain, is assumed with the environment's keys.</summary>
+    public bool UsesEnvironment => SourceKeys?.Source == "environment" || SourceRole?.UsesEnvironment == true;
+
     private static readonly Regex SessionNamePattern = new(@"^[\w+=,.@-]{2,64}$", RegexOptions.CultureInvariant);
     private static readonly Regex ExternalIdPattern = new(@"^[\w+=,.@:/-]{2,1224}$", RegexOptions.CultureInvariant);
 

@@ -207,4 +207,33 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal("D", def.AccessKeyId);
         Assert.Throws<InvalidOperationException>(() => AwsCredentials.Resolve(null, Env(("AWS_SHARED_CREDENTIALS_FILE", file), ("AWS_PROFILE", "none"))));
     }
+
+    [Fact]
+    public void An_explicit_AWS_PROFILE_wins_over_keys_in_the_environment_which_then_only_source_its_role()
+    {
+        var credentials = File("[base]\naws_access_key_id = B\naws_secret_access_key = b\n[profile x]\naws_access_key_id = X\naws_secret_access_key = x\n");
+        var config = Path.Combine(Path.GetDirectoryName(credentials)!, "aws-config");
+        System.IO.File.WriteAllText(config, "[profile env-role]\nrole_arn = arn:aws:iam::1:role/a\ncredential_source = Environment\n"
+            + "[profile file-role]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = base\n");
+        (string, string)[] files = [("AWS_SHARED_CREDENTIALS_FILE", credentials), ("AWS_CONFIG_FILE", config), ("AWS_ACCESS_KEY_ID", "E"), ("AWS_SECRET_ACCESS_KEY", "e")];
+
+        var (role, keys, warning) = AgentHost.ChooseCredentials(null, Env([.. files, ("AWS_PROFILE", "env-role")]));
+        Assert.Equal(("arn:aws:iam::1:role/a", "E", null), (role!.RoleArn, role.SourceKeys!.AccessKeyId, keys));
+        Assert.Null(warning);
+
+        (role, _, warning) = AgentHost.ChooseCredentials(null, Env([.. files, ("AWS_PROFILE", "file-role")]));
+        Assert.Equal("B", role!.SourceKeys!.AccessKeyId);
+        Assert.Contains("AWS_PROFILE=file-role names the profile to use", warning, StringComparison.Ordinal);
+
+        (role, keys, _) = AgentHost.ChooseCredentials(null, Env([.. files, ("AWS_PROFILE", "base")]));
+        Assert.Equal((null, "B"), (role, keys!.AccessKeyId));
+
+        // Without AWS_PROFILE the environment's keys come first, as in every SDK.
+        (role, keys, warning) = AgentHost.ChooseCredentials(null, Env(files));
+        Assert.Equal((null, "E", null), (role, keys!.AccessKeyId, warning));
+
+        // A credentials file names a profile [x]; [profile x] there is no profile x, and the refusal says so.
+        var e = Assert.Throws<InvalidOperationException>(() => AgentHost.ChooseCredentials(null, Env([.. files, ("AWS_PROFILE", "x")])));
+        Assert.Contains("names it [x], not [profile x]", e.Message, StringComparison.Ordinal);
+    }
 }
