@@ -172,13 +172,18 @@ internal sealed class RoleCredentialsSource(RoleProfile profile, Uri endpoint, s
 
 /// <summary>
 /// Keeps role credentials fresh: assumes the role again five minutes before they expire (a quarter of their
-/// lifetime when that is shorter), as the AWS SDKs do, and retries every 30 s after a failure while the current
-/// credentials last.
+/// lifetime when that is shorter), as the AWS SDKs do. After a failure it tries again after 1 s, then twice as long
+/// each time up to 30 s, and goes on after the credentials have expired, so that the agent recovers within seconds
+/// of the server coming back rather than up to half a minute later.
 /// </summary>
 internal sealed class RoleCredentialsRefresher(RoleCredentialsSource source, SigV4Signer signer, TimeProvider time, ILogger<RoleCredentialsRefresher> log)
     : BackgroundService
 {
-    public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan MaxRetryInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>The wait after the given number of consecutive failed renewals (1 s, 2 s, 4 s, … at most 30 s).</summary>
+    public static TimeSpan RetryDelay(int failures) =>
+        TimeSpan.FromSeconds(Math.Min(MaxRetryInterval.TotalSeconds, Math.Pow(2, Math.Clamp(failures - 1, 0, 16))));
 
     /// <summary>When the current credentials should be replaced.</summary>
     public static DateTimeOffset RefreshAt(AwsCredentials current, DateTimeOffset issued)
@@ -191,6 +196,7 @@ internal sealed class RoleCredentialsRefresher(RoleCredentialsSource source, Sig
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var next = RefreshAt(signer.Credentials, time.GetUtcNow());
+        var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             var wait = next - time.GetUtcNow();
@@ -202,12 +208,14 @@ internal sealed class RoleCredentialsRefresher(RoleCredentialsSource source, Sig
                 var fresh = await source.AssumeAsync(stoppingToken).ConfigureAwait(false);
                 signer.Credentials = fresh;
                 next = RefreshAt(fresh, now);
+                failures = 0;
                 log.LogInformation("Refreshed upstream credentials: {Credentials}, expiring {Expiration:O}", fresh.ToString(), fresh.Expiration);
             }
             catch (InvalidOperationException e)
             {
-                log.LogWarning("Could not refresh the role credentials ({Error}); trying again in {Seconds} s", e.Message, RetryInterval.TotalSeconds);
-                next = time.GetUtcNow() + RetryInterval;
+                var delay = RetryDelay(++failures);
+                log.LogWarning("Could not refresh the role credentials ({Error}); trying again in {Seconds} s", e.Message, delay.TotalSeconds);
+                next = time.GetUtcNow() + delay;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { break; }
         }

@@ -141,4 +141,10 @@ public sealed class RoleProfileTests : IDisposable
         Assert.Equal(issued.AddMinutes(55), RoleCredentialsRefresher.RefreshAt(Expiring(TimeSpan.FromHours(1)), issued));
         Assert.Equal(issued.AddMinutes(15), RoleCredentialsRefresher.RefreshAt(Expiring(TimeSpan.FromMinutes(20)), issued));
     }
+
+    [Fact]
+    public void A_failed_renewal_is_retried_after_1_s_then_doubling_up_to_30_s()
+    {
+        Assert.Equal([1, 2, 4, 8, 16, 30, 30], new[] { 1, 2, 3, 4, 5, 6, 1000 }.Select(n => RoleCredentialsRefresher.RetryDelay(n).TotalSeconds));
+    }
 }

@@ -611,6 +611,30 @@ class RoleProfileTest(AgentTestCase):
         for canary in (c["SecretAccessKey"], c["SessionToken"], SECRET_KEY):
             self.assertNotIn(canary, agent.log_text())
 
+    def test_after_an_outage_past_expiry_the_agent_recovers_within_seconds(self):
+        # 3 s sessions: while the server is down the credentials expire and renewals fail; errors are AWS-shaped;
+        # once the server is back the agent assumes the role again within seconds, not at a fixed 30 s retry.
+        data = tempfile.TemporaryDirectory(prefix="coffer-agent-short-")
+        self.addCleanup(data.cleanup)
+        server = start_server(data.name, "agent-short-outage", env={"COFFER_TEST_SESSION_LIFETIME_SECONDS": "3"})
+        self.addCleanup(server.stop)
+        sm = server.client(access_key=KEY_ID, secret_key=SECRET_KEY)
+        arn = sm.create_secret(Name=coffer_harness.unique("agent/outage"), SecretString="back")["ARN"]
+        agent, _ = self.role_agent(server, arn, "role-outage")
+        self.assertEqual("back", agent.value(arn))
+        port = server.port
+        server.stop()
+        try:
+            time.sleep(5)
+            status, _, body = agent.secret(arn, refreshNow="true")
+            self.assertEqual((502, "ConnectionError"), (status, json.loads(body)["__type"]), body)
+        finally:
+            server.start(port=port)
+        recovered, waited = wait_for(lambda: agent.secret(arn, refreshNow="true")[0] == 200, timeout=40, interval=0.2)
+        self.assertTrue(recovered, agent.log_text()[-2000:])
+        self.assertLess(waited, 10, "the agent took a fixed 30 s retry to assume the role again")
+        self.assertIn("Could not refresh the role credentials", agent.log_text())
+
     def test_a_tag_change_that_an_abac_condition_depends_on_revokes_and_restores_within_seconds(self):
         name = self.create("abac")
         arn = self.sm.describe_secret(SecretId=name)["ARN"]
