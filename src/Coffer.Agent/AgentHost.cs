@@ -38,9 +38,10 @@ public static class AgentHost
         AwsCredentials? staticCredentials = null;
         Uri endpoint;
         RoleProfile? roleProfile = null;
-        var region = options.Region ?? NonEmpty(env("AWS_REGION")) ?? NonEmpty(env("AWS_DEFAULT_REGION")) ?? "us-east-1";
+        string region;
         try
         {
+            region = ResolveRegion(options.Region, env);
             token = SsrfToken.Resolve(options.SsrfEnvVariables, env);
             endpoint = ResolveEndpoint(options, env);
             (roleProfile, staticCredentials, var warning) = ChooseCredentials(options.CredentialsFilePath, env);
@@ -168,6 +169,16 @@ public static class AgentHost
             ? $"AWS_PROFILE={profile} names the profile to use: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment are ignored."
             : null);
     }
+
+    /// <summary>
+    /// The signing region: <c>region</c> (config file or --region), AWS_REGION, AWS_DEFAULT_REGION, then the
+    /// <c>region</c> of the profile AWS_PROFILE (or default) in the AWS config file, as the SDKs take it; else us-east-1.
+    /// </summary>
+    internal static string ResolveRegion(string? configured, Func<string, string?> env) =>
+        configured ?? NonEmpty(env("AWS_REGION")) ?? NonEmpty(env("AWS_DEFAULT_REGION"))
+        ?? NonEmpty(IniFile.Read(RoleProfile.ConfigPath(env), configFile: true)
+            .GetValueOrDefault(NonEmpty(env("AWS_PROFILE")) ?? "default")?.GetValueOrDefault("region"))
+        ?? "us-east-1";
 
     private static Uri ResolveEndpoint(AgentOptions options, Func<string, string?> env)
     {

@@ -32,7 +32,7 @@ internal sealed record RoleProfile(string Name, string RoleArn, string SessionNa
     public static RoleProfile? Find(Func<string, string?> env, TimeProvider time)
     {
         var profile = NonEmpty(env("AWS_PROFILE")) ?? "default";
-        var profiles = IniFile.Read(NonEmpty(env("AWS_CONFIG_FILE")) ?? Path.Combine(Home(env), ".aws", "config"), configFile: true);
+        var profiles = IniFile.Read(ConfigPath(env), configFile: true);
         foreach (var (name, keys) in IniFile.Read(NonEmpty(env("AWS_SHARED_CREDENTIALS_FILE")) ?? Path.Combine(Home(env), ".aws", "credentials"), configFile: false))
         {
             if (!profiles.TryGetValue(name, out var merged)) profiles[name] = merged = new(StringComparer.Ordinal);
@@ -98,6 +98,9 @@ internal sealed record RoleProfile(string Name, string RoleArn, string SessionNa
         new($"Profile {profile}: {key} \"{value.ReplaceLineEndings(" ")}\" {rule}"
             + (value.Contains(" #", StringComparison.Ordinal) || value.Contains(" ;", StringComparison.Ordinal)
                 ? " (text after a value is part of it: the AWS CLI and SDKs read no comment there)." : "."));
+
+    /// <summary>AWS_CONFIG_FILE, else ~/.aws/config.</summary>
+    public static string ConfigPath(Func<string, string?> env) => NonEmpty(env("AWS_CONFIG_FILE")) ?? Path.Combine(Home(env), ".aws", "config");
 
     private static string Home(Func<string, string?> env) =>
         NonEmpty(env("HOME")) ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);

@@ -236,4 +236,15 @@ public sealed class ConfigurationTests : IDisposable
         var e = Assert.Throws<InvalidOperationException>(() => AgentHost.ChooseCredentials(null, Env([.. files, ("AWS_PROFILE", "x")])));
         Assert.Contains("names it [x], not [profile x]", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_region_falls_back_to_the_profiles_region_in_the_AWS_config_file()
+    {
+        var config = File("[default]\nregion = eu-west-1\n[profile app]\nregion = ap-south-1\n");
+        Assert.Equal("eu-west-1", AgentHost.ResolveRegion(null, Env(("AWS_CONFIG_FILE", config))));
+        Assert.Equal("ap-south-1", AgentHost.ResolveRegion(null, Env(("AWS_CONFIG_FILE", config), ("AWS_PROFILE", "app"))));
+        Assert.Equal("us-west-2", AgentHost.ResolveRegion(null, Env(("AWS_CONFIG_FILE", config), ("AWS_DEFAULT_REGION", "us-west-2"))));
+        Assert.Equal("ca-central-1", AgentHost.ResolveRegion("ca-central-1", Env(("AWS_CONFIG_FILE", config), ("AWS_REGION", "us-west-2"))));
+        Assert.Equal("us-east-1", AgentHost.ResolveRegion(null, Env(("AWS_CONFIG_FILE", config + ".missing"))));
+    }
 }
