@@ -10,7 +10,8 @@ internal sealed record AwsCredentials(string AccessKeyId, string SecretAccessKey
     /// The standard chain, as far as it applies off AWS: <c>credentials_file_path</c> from the config file when
     /// set (as AWS's agent does); else, unless AWS_PROFILE names a profile explicitly, AWS_ACCESS_KEY_ID /
     /// AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN); else the
-    /// shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials), profile AWS_PROFILE or default.
+    /// shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials), profile AWS_PROFILE or default;
+    /// else the keys of that profile in the config file.
     /// (A role profile of the config file, <see cref="RoleProfile"/>, comes before the credentials file; the host
     /// asks for it.)
     /// </summary>
@@ -28,9 +29,12 @@ internal sealed record AwsCredentials(string AccessKeyId, string SecretAccessKey
         var file = NonEmpty(env("AWS_SHARED_CREDENTIALS_FILE"))
             ?? Path.Combine(NonEmpty(env("HOME")) ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".aws", "credentials");
         var sections = IniFile.Read(file, configFile: false);
+        var configFile = RoleProfile.ConfigPath(env);
+        // Then the profile's keys in the config file, as botocore's config-file provider reads them.
         return FromSection(sections.GetValueOrDefault(profile), $"{file} [{profile}]")
+            ?? FromSection(IniFile.Read(configFile, configFile: true).GetValueOrDefault(profile), $"{configFile} profile {profile}")
             ?? throw new InvalidOperationException(
-                $"No upstream credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (without AWS_PROFILE), or a profile {profile} in {file}"
+                $"No upstream credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (without AWS_PROFILE), or a profile {profile} with keys in {file} or {configFile}"
                 + (sections.ContainsKey("profile " + profile) ? $" (the credentials file names it [{profile}], not [profile {profile}])." : "."));
     }
 

@@ -247,4 +247,14 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal("ca-central-1", AgentHost.ResolveRegion("ca-central-1", Env(("AWS_CONFIG_FILE", config), ("AWS_REGION", "us-west-2"))));
         Assert.Equal("us-east-1", AgentHost.ResolveRegion(null, Env(("AWS_CONFIG_FILE", config + ".missing"))));
     }
+
+    [Fact]
+    public void Static_keys_may_also_sit_in_the_config_file_after_the_credentials_file()
+    {
+        var credentials = File("[app]\naws_access_key_id = FROMCREDS\naws_secret_access_key = c\n");
+        var config = File("[profile app]\naws_access_key_id = FROMCONFIG\naws_secret_access_key = c\n[profile only]\naws_access_key_id = ONLY\naws_secret_access_key = o\n");
+        (string, string)[] files = [("AWS_SHARED_CREDENTIALS_FILE", credentials), ("AWS_CONFIG_FILE", config)];
+        Assert.Equal("FROMCREDS", AwsCredentials.Resolve(null, Env([.. files, ("AWS_PROFILE", "app")])).AccessKeyId);
+        Assert.Equal("ONLY", AwsCredentials.Resolve(null, Env([.. files, ("AWS_PROFILE", "only")])).AccessKeyId);
+    }
 }
