@@ -259,9 +259,11 @@ internal static class IniFile
                 continue;
             }
             lastKey = null;
-            if (line[0] == '[' && line[^1] == ']')
+            // configparser's header is what lies between '[' and the last ']': "[profile app] # app role" is
+            // [profile app]. Were such a line skipped, its keys would land in the profile above it.
+            if (line[0] == '[' && line.LastIndexOf(']') is var close and > 0)
             {
-                var header = line[1..^1].Trim();
+                var header = line[1..close].Trim();
                 if (!headers.Add(header)) throw new InvalidOperationException($"{path} line {number}: section [{header}] appears twice.");
                 var name = !configFile || header == "default" ? header
                     : header.StartsWith("profile ", StringComparison.Ordinal) ? Unquote(header[8..].Trim())

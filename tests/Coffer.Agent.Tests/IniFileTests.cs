@@ -36,6 +36,15 @@ public sealed class IniFileTests : IDisposable
     }
 
     [Fact]
+    public void Text_after_a_section_header_is_ignored_so_its_keys_stay_in_that_section()
+    {
+        var s = Read("[profile base]\nregion = b\n[profile app] # the app's role\nrole_arn = arn:aws:iam::1:role/app\n[profile x] junk\nk = v\n");
+        Assert.Equal(["base", "app", "x"], s.Keys);
+        Assert.False(s["base"].ContainsKey("role_arn"));
+        Assert.Equal("arn:aws:iam::1:role/app", s["app"]["role_arn"]);
+    }
+
+    [Fact]
     public void The_credentials_file_names_sections_without_profile()
     {
         var s = Read("[base]\naws_access_key_id = A\n[profile x]\naws_access_key_id = B\n", configFile: false);
