@@ -229,8 +229,8 @@ internal sealed class RoleCredentialsRefresher(RoleCredentialsSource source, Sig
 /// The AWS shared config and credentials files' INI form, read as botocore reads it (Python's configparser):
 /// <c>key = value</c> or <c>key: value</c>, keys lower-cased, whole-line comments only (<c>#</c>, <c>;</c>: text
 /// after a value is part of it), an indented line continues the previous value (after an empty value it is a
-/// nested sub-section such as <c>s3 =</c>, which no profile key comes from), a section or key given twice makes
-/// the file unusable. Unlike botocore, a UTF-8 byte-order mark is accepted.
+/// nested sub-section such as <c>s3 =</c>, which no profile key comes from); a section or key given twice, a line
+/// that is neither, or a setting before the first section makes the file unusable. Unlike botocore, a UTF-8 byte-order mark is accepted.
 /// </summary>
 internal static class IniFile
 {
@@ -274,7 +274,10 @@ internal static class IniFile
                 continue;
             }
             var eq = line.IndexOfAny(['=', ':']);
-            if (eq <= 0 || current is null) continue;
+            if (eq <= 0 || headers.Count == 0)   // configparser refuses the whole file, and so the CLI does
+                throw new InvalidOperationException($"{path} line {number}: " + (headers.Count == 0
+                    ? "a setting before the first [section]." : "neither [section] nor key = value."));
+            if (current is null) continue;
             var key = line[..eq].Trim().ToLowerInvariant();
             if (!current.TryAdd(key, line[(eq + 1)..].Trim()))
                 throw new InvalidOperationException($"{path} line {number}: {key} is set twice in one section.");

@@ -62,7 +62,10 @@ public sealed class IniFileTests : IDisposable
     [InlineData("[default]\nregion = a\n[default]\nregion = b\n", "line 3: section [default] appears twice")]
     [InlineData("[default]\nregion = a\nRegion = b\n", "line 3: region is set twice")]
     [InlineData("[default]\nregion = a\n[profile default]\nregion = b\n", "line 3: profile default is defined twice")]
-    public void Duplicates_make_the_file_unusable_as_in_botocore(string text, string message)
+    [InlineData("[default]\nrole_arn role/a\n", "line 2: neither [section] nor key = value")]
+    [InlineData("[default]\n= x\n", "line 2: neither [section] nor key = value")]
+    [InlineData("region = x\n[default]\n", "line 1: a setting before the first [section]")]
+    public void Duplicates_and_malformed_lines_make_the_file_unusable_as_in_botocore(string text, string message)
     {
         var e = Assert.Throws<InvalidOperationException>(() => Read(text));
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
