@@ -188,12 +188,16 @@ internal sealed class RoleCredentialsRefresher(RoleCredentialsSource source, Sig
     public static TimeSpan RetryDelay(int failures) =>
         TimeSpan.FromSeconds(Math.Min(MaxRetryInterval.TotalSeconds, Math.Pow(2, Math.Clamp(failures - 1, 0, 16))));
 
-    /// <summary>When the current credentials should be replaced.</summary>
+    /// <summary>
+    /// When the current credentials should be replaced; never sooner than a second after they were issued, so an
+    /// expiration already past by the agent's clock (a server clock far behind) cannot make it renew in a loop.
+    /// </summary>
     public static DateTimeOffset RefreshAt(AwsCredentials current, DateTimeOffset issued)
     {
         var expires = current.Expiration ?? issued.AddHours(1);
         var margin = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(5).Ticks, (expires - issued).Ticks / 4));
-        return expires - margin;
+        var at = expires - margin;
+        return at > issued.AddSeconds(1) ? at : issued.AddSeconds(1);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

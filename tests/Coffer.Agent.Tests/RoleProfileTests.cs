@@ -140,6 +140,8 @@ public sealed class RoleProfileTests : IDisposable
         AwsCredentials Expiring(TimeSpan life) => new("ASIA", "s", "t", "role", issued + life);
         Assert.Equal(issued.AddMinutes(55), RoleCredentialsRefresher.RefreshAt(Expiring(TimeSpan.FromHours(1)), issued));
         Assert.Equal(issued.AddMinutes(15), RoleCredentialsRefresher.RefreshAt(Expiring(TimeSpan.FromMinutes(20)), issued));
+        // Expired already by the agent's clock (server clock behind): once a second at most, not in a loop.
+        Assert.Equal(issued.AddSeconds(1), RoleCredentialsRefresher.RefreshAt(Expiring(TimeSpan.FromMinutes(-20)), issued));
     }
 
     [Fact]
