@@ -55,15 +55,26 @@ public static class AgentHost
         // A role profile: the role is assumed through the server's STS before serving, and again before expiry.
         using var roleSource = roleProfile is null ? null
             : new RoleCredentialsSource(roleProfile, endpoint, region, TimeSpan.FromMilliseconds(options.UpstreamTimeoutMillis), TimeProvider.System);
+        // A server not up yet (the agent started beside it) is waited for, as the renewals do; a refusal ends here.
         AwsCredentials credentials;
-        try
+        for (var failures = 1; ; failures++)
         {
-            credentials = staticCredentials ?? await roleSource!.AssumeAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (InvalidOperationException e)
-        {
-            await stderr.WriteLineAsync("coffer agent: " + e.Message).ConfigureAwait(false);
-            return 1;
+            try
+            {
+                credentials = staticCredentials ?? await roleSource!.AssumeAsync(CancellationToken.None).ConfigureAwait(false);
+                break;
+            }
+            catch (StsUnavailableException e)
+            {
+                var delay = RoleCredentialsRefresher.RetryDelay(failures);
+                await stderr.WriteLineAsync($"coffer agent: {e.Message} Trying again in {delay.TotalSeconds} s.").ConfigureAwait(false);
+                await Task.Delay(delay).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException e)
+            {
+                await stderr.WriteLineAsync("coffer agent: " + e.Message).ConfigureAwait(false);
+                return 1;
+            }
         }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "coffer-agent" });

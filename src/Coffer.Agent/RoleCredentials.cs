@@ -148,19 +148,25 @@ internal sealed class RoleCredentialsSource(RoleProfile profile, Uri endpoint, s
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            throw new InvalidOperationException($"AssumeRole {role.RoleArn} (profile {role.Name}): the server did not answer ({e.GetType().Name}).", e);
+            throw new StsUnavailableException($"AssumeRole {role.RoleArn} (profile {role.Name}): the server did not answer ({e.GetType().Name}).", e);
         }
         using (response)
         {
             var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
             XDocument xml;
             try { xml = XDocument.Parse(text); }
-            catch (System.Xml.XmlException) { throw new InvalidOperationException($"AssumeRole {role.RoleArn} (profile {role.Name}): HTTP {(int)response.StatusCode} without an STS answer."); }
+            catch (System.Xml.XmlException)
+            {
+                var noAnswer = $"AssumeRole {role.RoleArn} (profile {role.Name}): HTTP {(int)response.StatusCode} without an STS answer.";
+                throw (int)response.StatusCode >= 500 ? new StsUnavailableException(noAnswer, null) : new InvalidOperationException(noAnswer);
+            }
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 var code = xml.Descendants().FirstOrDefault(e => e.Name.LocalName == "Code")?.Value ?? ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture);
                 var message = xml.Descendants().FirstOrDefault(e => e.Name.LocalName == "Message")?.Value;
-                throw new InvalidOperationException($"AssumeRole {role.RoleArn} (profile {role.Name}) was refused: {code}: {message}");
+                var refusal = $"AssumeRole {role.RoleArn} (profile {role.Name}) was refused: {code}: {message}";
+                throw (int)response.StatusCode >= 500 || code is "Throttling" or "ThrottlingException"
+                    ? new StsUnavailableException(refusal, null) : new InvalidOperationException(refusal);
             }
             string Field(string name) => xml.Descendants().FirstOrDefault(e => e.Name.LocalName == name)?.Value
                 ?? throw new InvalidOperationException($"AssumeRole {role.RoleArn} (profile {role.Name}): the answer has no {name}.");
@@ -172,6 +178,9 @@ internal sealed class RoleCredentialsSource(RoleProfile profile, Uri endpoint, s
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>STS could not be reached or could not answer now (no answer, 5xx, throttling): worth trying again.</summary>
+internal sealed class StsUnavailableException(string message, Exception? inner) : InvalidOperationException(message, inner);
 
 /// <summary>
 /// Keeps role credentials fresh: assumes the role again five minutes before they expire (a quarter of their

@@ -635,6 +635,25 @@ class RoleProfileTest(AgentTestCase):
         self.assertLess(waited, 10, "the agent took a fixed 30 s retry to assume the role again")
         self.assertIn("Could not refresh the role credentials", agent.log_text())
 
+    def test_a_server_not_up_yet_is_waited_for_at_start(self):
+        # An agent started beside its server (a sidecar) must not exit because the first AssumeRole found nobody.
+        data = tempfile.TemporaryDirectory(prefix="coffer-agent-late-")
+        self.addCleanup(data.cleanup)
+        server = start_server(data.name, "agent-late-server")
+        self.addCleanup(server.stop)
+        arn = server.client(access_key=KEY_ID, secret_key=SECRET_KEY).create_secret(
+            Name=coffer_harness.unique("agent/late"), SecretString="late")["ARN"]
+        role_arn = self.make_role(server, [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn}])
+        port = server.port
+        server.stop()
+        agent = self.profile_agent(server, "late", f"role_arn = {role_arn}\nsource_profile = base\n")
+        later = threading.Timer(3, lambda: server.start(port=port))
+        later.start()
+        self.addCleanup(later.join)
+        agent.start(timeout=60)
+        self.assertEqual("late", agent.value(arn))
+        self.assertIn("the server did not answer", agent.log_text())
+
     def test_a_tag_change_that_an_abac_condition_depends_on_revokes_and_restores_within_seconds(self):
         name = self.create("abac")
         arn = self.sm.describe_secret(SecretId=name)["ARN"]
