@@ -31,12 +31,23 @@ internal sealed record AwsCredentials(string AccessKeyId, string SecretAccessKey
         var sections = IniFile.Read(file, configFile: false);
         var configFile = RoleProfile.ConfigPath(env);
         // Then the profile's keys in the config file, as botocore's config-file provider reads them.
+        var config = IniFile.Read(configFile, configFile: true).GetValueOrDefault(profile);
         return FromSection(sections.GetValueOrDefault(profile), $"{file} [{profile}]")
-            ?? FromSection(IniFile.Read(configFile, configFile: true).GetValueOrDefault(profile), $"{configFile} profile {profile}")
+            ?? FromSection(config, $"{configFile} profile {profile}")
             ?? throw new InvalidOperationException(
                 $"No upstream credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (without AWS_PROFILE), or a profile {profile} with keys in {file} or {configFile}"
-                + (sections.ContainsKey("profile " + profile) ? $" (the credentials file names it [{profile}], not [profile {profile}])." : "."));
+                + ((Unsupported(sections.GetValueOrDefault(profile)) ?? Unsupported(config)) is { } key
+                    ? $" (profile {profile} uses {key}, which coffer agent does not support)."
+                    : sections.ContainsKey("profile " + profile) ? $" (the credentials file names it [{profile}], not [profile {profile}])." : "."));
     }
+
+    /// <summary>
+    /// The key of a credential source the SDKs know and the agent does not (SSO, credential_process, web identity),
+    /// to name in an error; null when the profile uses none.
+    /// </summary>
+    public static string? Unsupported(Dictionary<string, string>? section) =>
+        section is null ? null
+        : new[] { "credential_process", "sso_session", "sso_start_url", "web_identity_token_file", "login_session" }.FirstOrDefault(section.ContainsKey);
 
     private static AwsCredentials? FromFile(string path, string profile) =>
         FromSection(IniFile.Read(path, configFile: false).GetValueOrDefault(profile), $"{path} [{profile}]");

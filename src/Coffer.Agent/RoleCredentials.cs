@@ -86,7 +86,9 @@ internal sealed record RoleProfile(string Name, string RoleArn, string SessionNa
                 if (visited.Contains(sourceName) || !src.ContainsKey("role_arn"))
                     throw new InvalidOperationException(visited.Contains(sourceName)
                         ? $"Profile {name}: source_profile {sourceName} leads back to a profile already used ({string.Join(" -> ", visited)}): a loop."
-                        : $"Profile {name}: source_profile {sourceName} has no aws_access_key_id / aws_secret_access_key.");
+                        : AwsCredentials.Unsupported(src) is { } key
+                            ? $"Profile {name}: source_profile {sourceName} uses {key}, which coffer agent does not support."
+                            : $"Profile {name}: source_profile {sourceName} has no aws_access_key_id / aws_secret_access_key.");
                 sourceRole = Build(sourceName, profiles, env, time, [.. visited, sourceName]);
             }
         }

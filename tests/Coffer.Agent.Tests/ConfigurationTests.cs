@@ -256,5 +256,8 @@ public sealed class ConfigurationTests : IDisposable
         (string, string)[] files = [("AWS_SHARED_CREDENTIALS_FILE", credentials), ("AWS_CONFIG_FILE", config)];
         Assert.Equal("FROMCREDS", AwsCredentials.Resolve(null, Env([.. files, ("AWS_PROFILE", "app")])).AccessKeyId);
         Assert.Equal("ONLY", AwsCredentials.Resolve(null, Env([.. files, ("AWS_PROFILE", "only")])).AccessKeyId);
+        var config2 = File("[profile proc]\ncredential_process = /usr/bin/get-creds\n");
+        var e = Assert.Throws<InvalidOperationException>(() => AwsCredentials.Resolve(null, Env(("AWS_SHARED_CREDENTIALS_FILE", credentials), ("AWS_CONFIG_FILE", config2), ("AWS_PROFILE", "proc"))));
+        Assert.Contains("profile proc uses credential_process, which coffer agent does not support", e.Message, StringComparison.Ordinal);
     }
 }

@@ -81,6 +81,7 @@ public sealed class RoleProfileTests : IDisposable
     [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = nobody\n", "source_profile \"nobody\" names no profile")]
     [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = keyless\n[profile keyless]\nregion = x\n", "source_profile keyless has no aws_access_key_id")]
     [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = default\n", "a loop")]
+    [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = sso\n[profile sso]\nsso_session = corp\n", "source_profile sso uses sso_session, which coffer agent does not support")]
     [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = base\ncredential_source = Environment\n", "mutually exclusive")]
     [InlineData("[default]\nrole_arn = arn:aws:iam::1:role/a # reader\nsource_profile = base\n", "role_arn \"arn:aws:iam::1:role/a # reader\" must be a role ARN (text after a value is part of it")]
     [InlineData("[default]\nrole_arn =\nsource_profile = base\n", "role_arn \"\" must be a role ARN")]
