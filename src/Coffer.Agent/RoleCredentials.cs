@@ -148,9 +148,16 @@ internal sealed class RoleCredentialsSource(RoleProfile profile, Uri endpoint, s
         {
             response = await _http.SendAsync(request, ct).ConfigureAwait(false);
         }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError)
+        {
+            // Not worth waiting for: an untrusted or mismatched certificate stays so (SSL_CERT_FILE adds a CA).
+            throw new InvalidOperationException(
+                $"AssumeRole {role.RoleArn} (profile {role.Name}): TLS with {endpoint.Authority} failed: {e.InnerException?.Message ?? e.Message}", e);
+        }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            throw new StsUnavailableException($"AssumeRole {role.RoleArn} (profile {role.Name}): the server did not answer ({e.GetType().Name}).", e);
+            var reason = e is HttpRequestException h ? h.HttpRequestError.ToString() : "timeout";
+            throw new StsUnavailableException($"AssumeRole {role.RoleArn} (profile {role.Name}): the server did not answer ({reason}).", e);
         }
         using (response)
         {

@@ -654,6 +654,32 @@ class RoleProfileTest(AgentTestCase):
         self.assertEqual("late", agent.value(arn))
         self.assertIn("the server did not answer", agent.log_text())
 
+    def test_an_untrusted_tls_certificate_stops_the_agent_instead_of_being_waited_for(self):
+        # A server not up yet is waited for; a certificate the agent does not trust will not get better.
+        import http.server
+        import shutil
+        import ssl
+        if shutil.which("openssl") is None:
+            self.skipTest("openssl not found")
+        files = tempfile.TemporaryDirectory(prefix="coffer-agent-tls-")
+        self.addCleanup(files.cleanup)
+        cert, key = os.path.join(files.name, "cert.pem"), os.path.join(files.name, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        httpd = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.addCleanup(httpd.shutdown)
+        endpoint = f"https://127.0.0.1:{httpd.server_address[1]}"
+        agent = self.profile_agent(self.server, "untrusted-tls", "role_arn = arn:aws:iam::123456789012:role/r\nsource_profile = base\n")
+        agent.endpoint = endpoint
+        with self.assertRaises(RuntimeError) as raised:
+            agent.start(timeout=30)
+        self.assertIn("exited with 1", str(raised.exception))
+        self.assertIn(f"TLS with 127.0.0.1:{httpd.server_address[1]} failed", str(raised.exception))
+
     def test_a_tag_change_that_an_abac_condition_depends_on_revokes_and_restores_within_seconds(self):
         name = self.create("abac")
         arn = self.sm.describe_secret(SecretId=name)["ARN"]
