@@ -38,16 +38,14 @@ public static class AgentHost
         AwsCredentials? staticCredentials = null;
         Uri endpoint;
         RoleProfile? roleProfile = null;
-        var region = options.Region ?? NonEmpty(env("AWS_REGION")) ?? NonEmpty(env("AWS_DEFAULT_REGION")) ?? "us-east-1";
+        string region;
         try
         {
+            region = ResolveRegion(options.Region, env);
             token = SsrfToken.Resolve(options.SsrfEnvVariables, env);
             endpoint = ResolveEndpoint(options, env);
-            // The SDKs' order: keys in the environment, then a role profile of the config file, then the
-            // credentials file. credentials_file_path (AWS's agent) replaces all of them.
-            if (options.CredentialsFilePath is null && NonEmpty(env("AWS_ACCESS_KEY_ID")) is null)
-                roleProfile = RoleProfile.Find(env, TimeProvider.System);
-            if (roleProfile is null) staticCredentials = AwsCredentials.Resolve(options.CredentialsFilePath, env);
+            (roleProfile, staticCredentials, var warning) = ChooseCredentials(options.CredentialsFilePath, env);
+            if (warning is not null) await stderr.WriteLineAsync("coffer agent: " + warning).ConfigureAwait(false);
         }
         catch (InvalidOperationException e)
         {
@@ -57,15 +55,26 @@ public static class AgentHost
         // A role profile: the role is assumed through the server's STS before serving, and again before expiry.
         using var roleSource = roleProfile is null ? null
             : new RoleCredentialsSource(roleProfile, endpoint, region, TimeSpan.FromMilliseconds(options.UpstreamTimeoutMillis), TimeProvider.System);
+        // A server not up yet (the agent started beside it) is waited for, as the renewals do; a refusal ends here.
         AwsCredentials credentials;
-        try
+        for (var failures = 1; ; failures++)
         {
-            credentials = staticCredentials ?? await roleSource!.AssumeAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (InvalidOperationException e)
-        {
-            await stderr.WriteLineAsync("coffer agent: " + e.Message).ConfigureAwait(false);
-            return 1;
+            try
+            {
+                credentials = staticCredentials ?? await roleSource!.AssumeAsync(CancellationToken.None).ConfigureAwait(false);
+                break;
+            }
+            catch (StsUnavailableException e)
+            {
+                var delay = RoleCredentialsRefresher.RetryDelay(failures);
+                await stderr.WriteLineAsync($"coffer agent: {e.Message} Trying again in {delay.TotalSeconds} s.").ConfigureAwait(false);
+                await Task.Delay(delay).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException e)
+            {
+                await stderr.WriteLineAsync("coffer agent: " + e.Message).ConfigureAwait(false);
+                return 1;
+            }
         }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "coffer-agent" });
@@ -150,6 +159,37 @@ public static class AgentHost
         }
         return (options, errors);
     }
+
+    /// <summary>
+    /// The upstream credentials: a role profile, or static keys, and a warning for the log. The SDKs' order: keys
+    /// in the environment, then a role profile, then the credentials file; credentials_file_path (AWS's agent)
+    /// replaces all of them. AWS_PROFILE names a profile explicitly, so it wins over keys in the environment, as in
+    /// the JavaScript SDK v3 and in botocore for an explicit profile (<c>--profile</c>, which the agent has not):
+    /// otherwise a role profile's <c>credential_source = Environment</c> could never be used, and an agent meant
+    /// to run as a least-privilege role would silently run with the wider keys it was given to assume it.
+    /// </summary>
+    internal static (RoleProfile? Role, AwsCredentials? Static, string? Warning) ChooseCredentials(string? credentialsFilePath, Func<string, string?> env)
+    {
+        if (credentialsFilePath is not null) return (null, AwsCredentials.Resolve(credentialsFilePath, env), null);
+        var profile = NonEmpty(env("AWS_PROFILE"));
+        var envKeys = NonEmpty(env("AWS_ACCESS_KEY_ID")) is not null && NonEmpty(env("AWS_SECRET_ACCESS_KEY")) is not null;
+        var role = profile is not null || !envKeys ? RoleProfile.Find(env, TimeProvider.System) : null;
+        var keys = role is null ? AwsCredentials.Resolve(null, env) : null;
+        var usesEnv = role is not null ? role.UsesEnvironment : keys!.Source == "environment";
+        return (role, keys, profile is not null && envKeys && !usesEnv
+            ? $"AWS_PROFILE={profile} names the profile to use: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment are ignored."
+            : null);
+    }
+
+    /// <summary>
+    /// The signing region: <c>region</c> (config file or --region), AWS_REGION, AWS_DEFAULT_REGION, then the
+    /// <c>region</c> of the profile AWS_PROFILE (or default) in the AWS config file, as the SDKs take it; else us-east-1.
+    /// </summary>
+    internal static string ResolveRegion(string? configured, Func<string, string?> env) =>
+        configured ?? NonEmpty(env("AWS_REGION")) ?? NonEmpty(env("AWS_DEFAULT_REGION"))
+        ?? NonEmpty(IniFile.Read(RoleProfile.ConfigPath(env), configFile: true)
+            .GetValueOrDefault(NonEmpty(env("AWS_PROFILE")) ?? "default")?.GetValueOrDefault("region"))
+        ?? "us-east-1";
 
     private static Uri ResolveEndpoint(AgentOptions options, Func<string, string?> env)
     {

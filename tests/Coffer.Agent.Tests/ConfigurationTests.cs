@@ -207,4 +207,57 @@ public sealed class ConfigurationTests : IDisposable
         Assert.Equal("D", def.AccessKeyId);
         Assert.Throws<InvalidOperationException>(() => AwsCredentials.Resolve(null, Env(("AWS_SHARED_CREDENTIALS_FILE", file), ("AWS_PROFILE", "none"))));
     }
+
+    [Fact]
+    public void An_explicit_AWS_PROFILE_wins_over_keys_in_the_environment_which_then_only_source_its_role()
+    {
+        var credentials = File("[base]\naws_access_key_id = B\naws_secret_access_key = b\n[profile x]\naws_access_key_id = X\naws_secret_access_key = x\n");
+        var config = Path.Combine(Path.GetDirectoryName(credentials)!, "aws-config");
+        System.IO.File.WriteAllText(config, "[profile env-role]\nrole_arn = arn:aws:iam::1:role/a\ncredential_source = Environment\n"
+            + "[profile file-role]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = base\n");
+        (string, string)[] files = [("AWS_SHARED_CREDENTIALS_FILE", credentials), ("AWS_CONFIG_FILE", config), ("AWS_ACCESS_KEY_ID", "E"), ("AWS_SECRET_ACCESS_KEY", "e")];
+
+        var (role, keys, warning) = AgentHost.ChooseCredentials(null, Env([.. files, ("AWS_PROFILE", "env-role")]));
+        Assert.Equal(("arn:aws:iam::1:role/a", "E", null), (role!.RoleArn, role.SourceKeys!.AccessKeyId, keys));
+        Assert.Null(warning);
+
+        (role, _, warning) = AgentHost.ChooseCredentials(null, Env([.. files, ("AWS_PROFILE", "file-role")]));
+        Assert.Equal("B", role!.SourceKeys!.AccessKeyId);
+        Assert.Contains("AWS_PROFILE=file-role names the profile to use", warning, StringComparison.Ordinal);
+
+        (role, keys, _) = AgentHost.ChooseCredentials(null, Env([.. files, ("AWS_PROFILE", "base")]));
+        Assert.Equal((null, "B"), (role, keys!.AccessKeyId));
+
+        // Without AWS_PROFILE the environment's keys come first, as in every SDK.
+        (role, keys, warning) = AgentHost.ChooseCredentials(null, Env(files));
+        Assert.Equal((null, "E", null), (role, keys!.AccessKeyId, warning));
+
+        // A credentials file names a profile [x]; [profile x] there is no profile x, and the refusal says so.
+        var e = Assert.Throws<InvalidOperationException>(() => AgentHost.ChooseCredentials(null, Env([.. files, ("AWS_PROFILE", "x")])));
+        Assert.Contains("names it [x], not [profile x]", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_region_falls_back_to_the_profiles_region_in_the_AWS_config_file()
+    {
+        var config = File("[default]\nregion = eu-west-1\n[profile app]\nregion = ap-south-1\n");
+        Assert.Equal("eu-west-1", AgentHost.ResolveRegion(null, Env(("AWS_CONFIG_FILE", config))));
+        Assert.Equal("ap-south-1", AgentHost.ResolveRegion(null, Env(("AWS_CONFIG_FILE", config), ("AWS_PROFILE", "app"))));
+        Assert.Equal("us-west-2", AgentHost.ResolveRegion(null, Env(("AWS_CONFIG_FILE", config), ("AWS_DEFAULT_REGION", "us-west-2"))));
+        Assert.Equal("ca-central-1", AgentHost.ResolveRegion("ca-central-1", Env(("AWS_CONFIG_FILE", config), ("AWS_REGION", "us-west-2"))));
+        Assert.Equal("us-east-1", AgentHost.ResolveRegion(null, Env(("AWS_CONFIG_FILE", config + ".missing"))));
+    }
+
+    [Fact]
+    public void Static_keys_may_also_sit_in_the_config_file_after_the_credentials_file()
+    {
+        var credentials = File("[app]\naws_access_key_id = FROMCREDS\naws_secret_access_key = c\n");
+        var config = File("[profile app]\naws_access_key_id = FROMCONFIG\naws_secret_access_key = c\n[profile only]\naws_access_key_id = ONLY\naws_secret_access_key = o\n");
+        (string, string)[] files = [("AWS_SHARED_CREDENTIALS_FILE", credentials), ("AWS_CONFIG_FILE", config)];
+        Assert.Equal("FROMCREDS", AwsCredentials.Resolve(null, Env([.. files, ("AWS_PROFILE", "app")])).AccessKeyId);
+        Assert.Equal("ONLY", AwsCredentials.Resolve(null, Env([.. files, ("AWS_PROFILE", "only")])).AccessKeyId);
+        var config2 = File("[profile proc]\ncredential_process = /usr/bin/get-creds\n");
+        var e = Assert.Throws<InvalidOperationException>(() => AwsCredentials.Resolve(null, Env(("AWS_SHARED_CREDENTIALS_FILE", credentials), ("AWS_CONFIG_FILE", config2), ("AWS_PROFILE", "proc"))));
+        Assert.Contains("profile proc uses credential_process, which coffer agent does not support", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -390,6 +390,23 @@ class InvalidationTest(AgentTestCase):
         served, _ = wait_for(lambda: self.agent.secret(name)[0] == 200, timeout=10)
         self.assertTrue(served)
 
+    def test_a_deny_drops_every_cached_version_and_label_of_the_secret(self):
+        name = self.create("v1")
+        v1 = self.sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+        v1 = next(iter(v1))
+        self.sm.put_secret_value(SecretId=name, SecretString="v2")
+        wait_for(lambda: self.agent.value(name) == "v2", timeout=10)
+        reads = [{}, {"versionStage": "AWSPREVIOUS"}, {"versionId": v1}]
+        self.assertEqual(["v2", "v1", "v1"], [self.agent.value(name, **r) for r in reads])
+        arn = self.sm.describe_secret(SecretId=name)["ARN"]
+        self.sm.put_resource_policy(SecretId=name, ResourcePolicy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:GetSecretValue", "Resource": arn}]}))
+        refused, _ = wait_for(lambda: all(self.agent.secret(name, **r)[0] == 400 for r in reads), timeout=10)
+        self.assertTrue(refused, [self.agent.secret(name, **r)[0] for r in reads])
+        self.sm.delete_resource_policy(SecretId=name)
+        served, _ = wait_for(lambda: [self.agent.secret(name, **r)[0] for r in reads] == [200] * 3, timeout=10)
+        self.assertTrue(served)
+
     def test_no_secret_value_in_agent_log_or_metrics(self):
         canary = "canary-" + uuid.uuid4().hex
         name = self.create(canary)
@@ -444,32 +461,47 @@ class ChangeFeedRouteTest(AgentTestCase):
 class RoleProfileTest(AgentTestCase):
     """Upstream credentials from an assume-role profile of the AWS config file, as the SDKs and AWS's agent take them."""
 
-    def role_agent(self, server: CofferServer, allowed_arn: str, name: str) -> tuple[CofferAgent, str]:
-        """A role allowed to read one secret (and the change feed), and an agent started with a profile for it."""
+    def make_role(self, server: CofferServer, statements: list[dict], trust_condition: dict | None = None,
+                  max_session: int | None = None) -> str:
+        """A role the bootstrap keys' account may assume (under trust_condition), with the given permissions."""
         import boto3
         admin = dict(endpoint_url=server.endpoint, region_name="us-east-1", aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET_KEY)
         account = boto3.client("sts", **admin).get_caller_identity()["Account"]
         iam = boto3.client("iam", **admin)
         role_name = "agent-role-" + uuid.uuid4().hex[:8]
-        iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}]}))
-        iam.put_role_policy(RoleName=role_name, PolicyName="read-one", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": allowed_arn},
-            {"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}]}))
+        trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "sts:AssumeRole"}
+        if trust_condition:
+            trust["Condition"] = trust_condition
+        iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [trust]}),
+                        **({"MaxSessionDuration": max_session} if max_session else {}))
+        iam.put_role_policy(RoleName=role_name, PolicyName="agent", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            *statements, {"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}]}))
+        return f"arn:aws:iam::{account}:role/{role_name}"
+
+    def profile_agent(self, server: CofferServer, name: str, profile: str, env: dict[str, str] | None = None,
+                      credentials: str | None = None, config: dict[str, object] | None = None) -> CofferAgent:
+        """An agent whose config file has `[profile app]` with the given lines, and a credentials file [base] with
+        the bootstrap keys. Not started."""
         files = tempfile.TemporaryDirectory(prefix="coffer-agent-profile-")
         self.addCleanup(files.cleanup)
-        credentials = os.path.join(files.name, "credentials")
-        config = os.path.join(files.name, "config")
-        with open(credentials, "w") as f:
-            f.write(f"[base]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET_KEY}\n")
-        with open(config, "w") as f:
-            f.write(f"[profile app]\nrole_arn = arn:aws:iam::{account}:role/{role_name}\nsource_profile = base\n"
-                    "role_session_name = agent-e2e\nduration_seconds = 900\n")
-        agent = CofferAgent(name, server.endpoint, {"ttl_seconds": 300, "log_level": "info"}, env={
+        credentials_path = os.path.join(files.name, "credentials")
+        config_path = os.path.join(files.name, "config")
+        with open(credentials_path, "w") as f:
+            f.write(credentials or f"[base]\naws_access_key_id = {KEY_ID}\naws_secret_access_key = {SECRET_KEY}\n")
+        with open(config_path, "w") as f:
+            f.write("[profile app]\n" + profile)
+        agent = CofferAgent(name, server.endpoint, config or {"ttl_seconds": 300, "log_level": "info"}, env={
             "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "app",
-            "AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": credentials}).start()
+            "AWS_CONFIG_FILE": config_path, "AWS_SHARED_CREDENTIALS_FILE": credentials_path, **(env or {})})
         self.addCleanup(agent.stop)
-        return agent, f"arn:aws:iam::{account}:role/{role_name}"
+        return agent
+
+    def role_agent(self, server: CofferServer, allowed_arn: str, name: str) -> tuple[CofferAgent, str]:
+        """A role allowed to read one secret (and the change feed), and an agent started with a profile for it."""
+        role_arn = self.make_role(server, [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": allowed_arn}])
+        agent = self.profile_agent(server, name, f"role_arn = {role_arn}\nsource_profile = base\n"
+                                   "role_session_name = agent-e2e\nduration_seconds = 900\n").start()
+        return agent, role_arn
 
     def test_an_assume_role_profile_reads_with_the_roles_permissions(self):
         allowed = self.create("role-allowed")
@@ -518,6 +550,152 @@ class RoleProfileTest(AgentTestCase):
         self.assertIn("coffer agent exited with 1", str(raised.exception))
         self.assertIn("AssumeRole arn:aws:iam::123456789012:role/no-such-role (profile default) was refused: AccessDenied", str(raised.exception))
         self.assertNotIn(SECRET_KEY, str(raised.exception))
+
+
+    def test_a_trust_policy_asking_for_an_external_id(self):
+        arn = self.sm.describe_secret(SecretId=self.create("external-id"))["ARN"]
+        role_arn = self.make_role(self.server, [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn}],
+                                  trust_condition={"StringEquals": {"sts:ExternalId": "ext-42"}})
+        agent = self.profile_agent(self.server, "extid", f"role_arn = {role_arn}\nsource_profile = base\nexternal_id = ext-42\n").start()
+        self.assertEqual("external-id", agent.value(arn))
+        without = self.profile_agent(self.server, "no-extid", f"role_arn = {role_arn}\nsource_profile = base\n")
+        with self.assertRaises(RuntimeError) as raised:
+            without.start(timeout=60)
+        self.assertIn("exited with 1", str(raised.exception))
+        self.assertIn("(profile app) was refused: AccessDenied", str(raised.exception))
+
+    def test_a_duration_above_the_roles_maximum_stops_the_agent_with_stss_reason(self):
+        role_arn = self.make_role(self.server, [], max_session=3600)
+        agent = self.profile_agent(self.server, "too-long", f"role_arn = {role_arn}\nsource_profile = base\nduration_seconds = 7200\n")
+        with self.assertRaises(RuntimeError) as raised:
+            agent.start(timeout=60)
+        self.assertIn("exited with 1", str(raised.exception))
+        self.assertIn("ValidationError: The requested DurationSeconds exceeds the MaxSessionDuration", str(raised.exception))
+
+    def test_a_session_name_sts_would_refuse_stops_the_agent_at_start(self):
+        agent = self.profile_agent(self.server, "bad-session", "role_arn = arn:aws:iam::123456789012:role/r\nsource_profile = base\n"
+                                   "role_session_name = " + "s" * 65 + "\n")
+        with self.assertRaises(RuntimeError) as raised:
+            agent.start(timeout=60)
+        self.assertIn("exited with 2", str(raised.exception))
+        self.assertIn("role_session_name", str(raised.exception))
+
+    def test_aws_profile_with_credential_source_environment_assumes_the_role_despite_keys_in_the_environment(self):
+        allowed = self.create("env-source-allowed")
+        other = self.create("env-source-other")
+        role_arn = self.make_role(self.server, [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                                 "Resource": self.sm.describe_secret(SecretId=allowed)["ARN"]}])
+        agent = self.profile_agent(self.server, "env-source", f"role_arn = {role_arn}\ncredential_source = Environment\n"
+                                   "role_session_name = env-source\n",
+                                   env={"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}).start()
+        self.assertEqual("env-source-allowed", agent.value(allowed))
+        status, _, body = agent.secret(other)
+        self.assertEqual("AccessDeniedException", json.loads(body)["__type"], f"{status} {body}")
+        self.assertIn("/env-source", json.loads(body)["message"])
+
+    def test_no_source_key_or_session_token_in_the_agent_log(self):
+        # The source is itself a session (keys with a session token), the agent logs at debug level, and its
+        # renewals fail and succeed: neither the source's secret key nor its token may appear.
+        import boto3
+        arn = self.sm.describe_secret(SecretId=self.create("log-canary"))["ARN"]
+        role_arn = self.make_role(self.server, [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn}])
+        source_role = self.make_role(self.server, [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}])
+        sts = boto3.client("sts", endpoint_url=self.server.endpoint, region_name="us-east-1",
+                           aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET_KEY)
+        c = sts.assume_role(RoleArn=source_role, RoleSessionName="source")["Credentials"]
+        agent = self.profile_agent(self.server, "log-canary", f"role_arn = {role_arn}\nsource_profile = base\n",
+                                   credentials=f"[base]\naws_access_key_id = {c['AccessKeyId']}\naws_secret_access_key = "
+                                               f"{c['SecretAccessKey']}\naws_session_token = {c['SessionToken']}\n",
+                                   config={"log_level": "debug"}).start()
+        self.assertEqual("log-canary", agent.value(arn))
+        for canary in (c["SecretAccessKey"], c["SessionToken"], SECRET_KEY):
+            self.assertNotIn(canary, agent.log_text())
+
+    def test_after_an_outage_past_expiry_the_agent_recovers_within_seconds(self):
+        # 3 s sessions: while the server is down the credentials expire and renewals fail; errors are AWS-shaped;
+        # once the server is back the agent assumes the role again within seconds, not at a fixed 30 s retry.
+        data = tempfile.TemporaryDirectory(prefix="coffer-agent-short-")
+        self.addCleanup(data.cleanup)
+        server = start_server(data.name, "agent-short-outage", env={"COFFER_TEST_SESSION_LIFETIME_SECONDS": "3"})
+        self.addCleanup(server.stop)
+        sm = server.client(access_key=KEY_ID, secret_key=SECRET_KEY)
+        arn = sm.create_secret(Name=coffer_harness.unique("agent/outage"), SecretString="back")["ARN"]
+        agent, _ = self.role_agent(server, arn, "role-outage")
+        self.assertEqual("back", agent.value(arn))
+        port = server.port
+        server.stop()
+        try:
+            time.sleep(5)
+            status, _, body = agent.secret(arn, refreshNow="true")
+            self.assertEqual((502, "ConnectionError"), (status, json.loads(body)["__type"]), body)
+        finally:
+            server.start(port=port)
+        recovered, waited = wait_for(lambda: agent.secret(arn, refreshNow="true")[0] == 200, timeout=40, interval=0.2)
+        self.assertTrue(recovered, agent.log_text()[-2000:])
+        self.assertLess(waited, 10, "the agent took a fixed 30 s retry to assume the role again")
+        self.assertIn("Could not refresh the role credentials", agent.log_text())
+
+    def test_a_server_not_up_yet_is_waited_for_at_start(self):
+        # An agent started beside its server (a sidecar) must not exit because the first AssumeRole found nobody.
+        data = tempfile.TemporaryDirectory(prefix="coffer-agent-late-")
+        self.addCleanup(data.cleanup)
+        server = start_server(data.name, "agent-late-server")
+        self.addCleanup(server.stop)
+        arn = server.client(access_key=KEY_ID, secret_key=SECRET_KEY).create_secret(
+            Name=coffer_harness.unique("agent/late"), SecretString="late")["ARN"]
+        role_arn = self.make_role(server, [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": arn}])
+        port = server.port
+        server.stop()
+        agent = self.profile_agent(server, "late", f"role_arn = {role_arn}\nsource_profile = base\n")
+        later = threading.Timer(3, lambda: server.start(port=port))
+        later.start()
+        self.addCleanup(later.join)
+        agent.start(timeout=60)
+        self.assertEqual("late", agent.value(arn))
+        self.assertIn("the server did not answer", agent.log_text())
+
+    def test_an_untrusted_tls_certificate_stops_the_agent_instead_of_being_waited_for(self):
+        # A server not up yet is waited for; a certificate the agent does not trust will not get better.
+        import http.server
+        import shutil
+        import ssl
+        if shutil.which("openssl") is None:
+            self.skipTest("openssl not found")
+        files = tempfile.TemporaryDirectory(prefix="coffer-agent-tls-")
+        self.addCleanup(files.cleanup)
+        cert, key = os.path.join(files.name, "cert.pem"), os.path.join(files.name, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        httpd = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.addCleanup(httpd.shutdown)
+        endpoint = f"https://127.0.0.1:{httpd.server_address[1]}"
+        agent = self.profile_agent(self.server, "untrusted-tls", "role_arn = arn:aws:iam::123456789012:role/r\nsource_profile = base\n")
+        agent.endpoint = endpoint
+        with self.assertRaises(RuntimeError) as raised:
+            agent.start(timeout=30)
+        self.assertIn("exited with 1", str(raised.exception))
+        self.assertIn(f"TLS with 127.0.0.1:{httpd.server_address[1]} failed", str(raised.exception))
+
+    def test_a_tag_change_that_an_abac_condition_depends_on_revokes_and_restores_within_seconds(self):
+        name = self.create("abac")
+        arn = self.sm.describe_secret(SecretId=name)["ARN"]
+        self.sm.tag_resource(SecretId=name, Tags=[{"Key": "team", "Value": "web"}])
+        role_arn = self.make_role(self.server, [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+                                                 "Condition": {"StringEquals": {"secretsmanager:ResourceTag/team": "web"}}}])
+        agent = self.profile_agent(self.server, "abac", f"role_arn = {role_arn}\nsource_profile = base\n").start()
+        self.assertEqual("abac", agent.value(name))
+        self.sm.tag_resource(SecretId=name, Tags=[{"Key": "team", "Value": "batch"}])
+        refused, waited = wait_for(lambda: agent.secret(name)[0] != 200, timeout=10)
+        self.assertTrue(refused, "the agent still served the secret 10 s after its tag no longer matched")
+        self.assertLess(waited, 3.0)
+        self.assertEqual("AccessDeniedException", json.loads(agent.secret(name)[2])["__type"])
+        self.sm.tag_resource(SecretId=name, Tags=[{"Key": "team", "Value": "web"}])
+        served, _ = wait_for(lambda: agent.secret(name)[0] == 200, timeout=10)
+        self.assertTrue(served)
 
 
 class OutageTest(unittest.TestCase):
