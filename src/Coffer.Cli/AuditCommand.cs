@@ -26,13 +26,14 @@ internal static class AuditCommand
         var principal = new Option<string?>("--principal") { Description = "User name or principal ARN." };
         var secret = new Option<string?>("--secret") { Description = "Secret name or ARN." };
         var eventName = new Option<string?>("--event-name") { Description = "e.g. GetSecretValue." };
+        var region = new Option<string?>("--region") { Description = "Only events made in this Region (their awsRegion), e.g. us-east-1 for IAM and STS." };
         var outcome = new Option<string?>("--outcome") { Description = "success, failed, denied or unauthenticated." };
         var limit = new Option<int>("--limit") { Description = "At most this many events, newest first.", DefaultValueFactory = _ => 100 };
         var format = new Option<string>("--format") { Description = "table or json (JSON lines of CloudTrail records).", DefaultValueFactory = _ => "table" };
 
         var command = new Command("audit", "Show audit events (newest first); see also `audit verify` and `audit hash`.")
         {
-            dataDir, keyFile, file, from, to, principal, secret, eventName, outcome, limit, format,
+            dataDir, keyFile, file, from, to, principal, secret, eventName, region, outcome, limit, format,
         };
         command.SetAction(result =>
         {
@@ -47,7 +48,7 @@ internal static class AuditCommand
             var query = new AuditQuery
             {
                 From = result.GetValue(from), To = result.GetValue(to), Principal = result.GetValue(principal), Secret = result.GetValue(secret),
-                EventName = result.GetValue(eventName), Outcome = wanted, Limit = Math.Max(1, result.GetValue(limit)),
+                EventName = result.GetValue(eventName), Region = result.GetValue(region), Outcome = wanted, Limit = Math.Max(1, result.GetValue(limit)),
             };
             IReadOnlyList<AuditRecord> records;
             if (result.GetValue(file) is { } path)
@@ -162,7 +163,8 @@ internal static class AuditCommand
         (q.From is null || r.EventTime >= q.From) && (q.To is null || r.EventTime <= q.To) &&
         (q.Principal is null || r.UserName == q.Principal || r.PrincipalArn == q.Principal) &&
         (q.Secret is null || AuditJson.ReadResources(r.EventJson).Any(x => AuditQuery.NamesSecret(x.Arn, q.Secret))) &&
-        (q.EventName is null || r.EventName == q.EventName) && (q.Outcome is null || r.Outcome == q.Outcome);
+        (q.EventName is null || r.EventName == q.EventName) && (q.Outcome is null || r.Outcome == q.Outcome) &&
+        (q.Region is null || AuditJson.ReadRegion(r.EventJson) == q.Region);
 
     private static void PrintTable(IReadOnlyList<AuditRecord> records)
     {

@@ -52,6 +52,28 @@ public static class AuditJson
         }
     }
 
+    /// <summary>A record's top-level <c>awsRegion</c>; null when it has none or the stored text is not JSON.</summary>
+    public static string? ReadRegion(ReadOnlySpan<byte> eventJson)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(eventJson);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isRegion = reader.ValueTextEquals("awsRegion"u8);
+                reader.Read();
+                if (isRegion) return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                reader.Skip();
+            }
+            return null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     private static List<(string Arn, string? Type)> Resources(ReadOnlySpan<byte> eventJson)
     {
         var reader = new Utf8JsonReader(eventJson);

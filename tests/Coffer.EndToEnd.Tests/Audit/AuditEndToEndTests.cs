@@ -176,6 +176,36 @@ public sealed class AuditEndToEndTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Coffer_audit_region_filter_keeps_one_regions_events_in_the_store_and_in_a_file_sink()
+    {
+        var options = new CofferServerOptions { Name = "audit-region-filter" };
+        var auditFile = Path.Combine(Path.GetTempPath(), $"coffer-audit-{Guid.NewGuid():N}.jsonl");
+        options.ExtraArguments.AddRange(["--audit-sink", "store", "--audit-sink", "file:" + auditFile]);
+        await using var server = await CofferProcess.StartAsync(options);
+        using var east = server.CreateClient();
+        using var west = new SecretsClient(server.Endpoint, server.AccessKeyId, server.SecretAccessKey, "eu-west-1");
+        try
+        {
+            (await east.CallAsync("CreateSecret", SecretsClient.Obj(("Name", "east/app"), ("SecretString", "v"), ("ClientRequestToken", Guid.NewGuid().ToString())))).EnsureSuccess();
+            (await west.CallAsync("CreateSecret", SecretsClient.Obj(("Name", "west/app"), ("SecretString", "v"), ("ClientRequestToken", Guid.NewGuid().ToString())))).EnsureSuccess();
+            (await west.CallAsync("GetSecretValue", SecretsClient.Obj(("SecretId", "west/app")))).EnsureSuccess();
+
+            foreach (var source in new[] { new[] { "--data-dir", server.DataDirectory }, ["--file", auditFile, "--data-dir", server.DataDirectory] })
+            {
+                var run = await RunCofferAsync(server, ["audit", .. source, "--region", "eu-west-1", "--format", "json"]);
+                Assert.True(run.ExitCode == 0, run.Output);
+                var events = run.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+                Assert.Equal(["GetSecretValue", "CreateSecret"], events.Select(e => Str(e, "eventName")));
+                Assert.All(events, e => Assert.Equal("eu-west-1", Str(e, "awsRegion")));
+            }
+        }
+        finally
+        {
+            File.Delete(auditFile);
+        }
+    }
+
+    [Fact]
     public async Task An_unwritable_sink_fails_calls_closed_and_service_resumes_without_restart()
     {
         var options = new CofferServerOptions { Name = "audit-failclosed" };
