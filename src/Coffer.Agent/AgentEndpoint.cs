@@ -163,22 +163,22 @@ internal sealed class AgentEndpoint(SecretCache cache, SsrfToken token, AgentOpt
             var eq = pair.IndexOf('=');
             var rawName = eq < 0 ? pair : pair[..eq];
             var rawValue = eq < 0 ? [] : pair[(eq + 1)..];
-            var name = Decode(rawName);
-            var value = Decode(rawValue);
+            // The name is matched as sent when it needs no decoding (the usual case), without a string of its own.
+            ReadOnlySpan<char> name = rawName.ContainsAny('%', '+') ? Decode(rawName) : rawName;
             switch (name)
             {
-                case "secretId" when allowSecretId: secretId = value; break;
-                case "versionId": versionId = value; break;
-                case "versionStage": versionStage = value; break;
+                case "secretId" when allowSecretId: secretId = Decode(rawValue); break;
+                case "versionId": versionId = Decode(rawValue); break;
+                case "versionStage": versionStage = Decode(rawValue); break;
                 case "refreshNow":
-                    switch (value.ToLowerInvariant())
+                    switch (Decode(rawValue).ToLowerInvariant())
                     {
                         case "true" or "1": refreshNow = true; break;
                         case "false" or "0": refreshNow = false; break;
                         default: return (null, null, false, "invalid refreshNow value");
                     }
                     break;
-                default: return (null, null, false, "unknown parameter: " + Printable(name));
+                default: return (null, null, false, "unknown parameter: " + Printable(name.ToString()));
             }
         }
         return (versionId, versionStage, refreshNow, null);
