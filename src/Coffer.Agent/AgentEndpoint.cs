@@ -187,9 +187,13 @@ internal sealed class AgentEndpoint(SecretCache cache, SsrfToken token, AgentOpt
     private static string Decode(ReadOnlySpan<char> raw)
     {
         if (!raw.ContainsAny('%', '+')) return raw.ToString();
-        var text = raw.ToString().Replace('+', ' ');
-        try { return Uri.UnescapeDataString(text); }
-        catch (UriFormatException) { return text; }
+        // '+' is a space, then %XX escapes are decoded; one string is made, from the decoded characters (a secret
+        // id with '/' in it, sent as %2F, is the usual case on the cache-hit path).
+        var plus = raw.Length <= 256 ? stackalloc char[raw.Length] : new char[raw.Length];
+        raw.CopyTo(plus);
+        plus.Replace('+', ' ');
+        var decoded = raw.Length <= 256 ? stackalloc char[raw.Length] : new char[raw.Length];
+        return Uri.TryUnescapeDataString(plus, decoded, out var written) ? new string(decoded[..written]) : new string(plus);
     }
 
     private static string Printable(string name) =>
