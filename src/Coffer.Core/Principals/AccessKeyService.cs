@@ -65,8 +65,18 @@ public sealed class AccessKeyService(IAccountStore store, EnvelopeCipher cipher,
         return (record, secret);
     }
 
-    /// <summary>Drops a cached key so that a revocation (delete, deactivate) takes effect at once in this process.</summary>
-    public void Forget(string accessKeyId) => _cache.TryRemove(accessKeyId, out _);
+    /// <summary>
+    /// Drops a cached key so that a revocation (delete, deactivate) takes effect at once in this process. Called
+    /// after the store holds the new state; raises <see cref="Changed"/>.
+    /// </summary>
+    public void Forget(string accessKeyId)
+    {
+        _cache.TryRemove(accessKeyId, out _);
+        Changed?.Invoke();
+    }
+
+    /// <summary>Raised after a key's status changed or it was deleted (see <see cref="Forget"/>). Handlers must not throw.</summary>
+    public event Action? Changed;
 
     /// <summary>Returns null for an unknown or inactive key.</summary>
     public async ValueTask<AccessKey?> FindAsync(string accessKeyId, CancellationToken ct)
