@@ -6,9 +6,10 @@ namespace Coffer.Agent;
 /// <summary>
 /// Follows the server's change feed (<c>GET /coffer/changes</c>, a long poll) and invalidates cached entries of
 /// every secret it names, so a new AWSCURRENT is served within about a second of the write instead of after the
-/// TTL. A new epoch (the server restarted) or a reset (the agent fell behind the server's buffer) drops the whole
-/// cache. While the server is unreachable the watcher retries with a capped backoff; the TTL and the staleness
-/// limit still bound what is served meanwhile.
+/// TTL. A new epoch (the server restarted) or a reset (the agent fell behind the server's buffer, or IAM changed, so
+/// any cached answer may now be denied) drops the whole cache: the next read of each secret goes to the server with
+/// the agent's credentials, and a refusal is answered like any server error. While the server is unreachable the
+/// watcher retries with a capped backoff; the TTL and the staleness limit still bound what is served meanwhile.
 /// </summary>
 internal sealed class ChangeFeedWatcher(UpstreamClient upstream, SecretCache cache, AgentMetrics metrics, ILogger<ChangeFeedWatcher> log)
     : BackgroundService
@@ -32,6 +33,12 @@ internal sealed class ChangeFeedWatcher(UpstreamClient upstream, SecretCache cac
                     // since, which no later batch will name. Drop them; calls under way are fetched again.
                     cache.Clear();
                     log.LogInformation("Following the server's change feed");
+                }
+                else if (batch.Epoch == epoch && batch.IamChanged)
+                {
+                    log.LogInformation("Change feed: IAM changed on the server; dropping the whole cache so every secret is re-checked");
+                    metrics.IamReset();
+                    cache.Clear();
                 }
                 else if (batch.Epoch != epoch || batch.Reset)
                 {
