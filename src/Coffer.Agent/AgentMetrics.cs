@@ -59,7 +59,7 @@ internal sealed class AgentMetrics
         Counter("coffer_agent_cache_evictions_total", "Entries dropped to stay within cache_size, or by a reset.", Evictions);
         Counter("coffer_agent_stale_serves_total", "Requests answered with an expired value because the server could not be reached.", StaleServes);
         Counter("coffer_agent_invalidations_total", "Entries marked changed by the server's change feed.", Invalidations);
-        Counter("coffer_agent_feed_resets_total", "Whole-cache drops because the server restarted or the feed overflowed.", FeedResets);
+        Counter("coffer_agent_feed_resets_total", "Whole-cache drops because the server restarted, the feed overflowed or the feed refused the credentials.", FeedResets);
         Counter("coffer_agent_feed_iam_resets_total", "Whole-cache drops because the change feed announced an IAM change.", IamResets);
         Gauge("coffer_agent_cache_entries", "Entries in the cache.", entries);
         Gauge("coffer_agent_change_feed_connected", "1 while the change feed is being followed.", FeedConnected);

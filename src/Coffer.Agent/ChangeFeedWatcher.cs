@@ -9,7 +9,8 @@ namespace Coffer.Agent;
 /// TTL. A new epoch (the server restarted) or a reset (the agent fell behind the server's buffer, or IAM changed, so
 /// any cached answer may now be denied) drops the whole cache: the next read of each secret goes to the server with
 /// the agent's credentials, and a refusal is answered like any server error. While the server is unreachable the
-/// watcher retries with a capped backoff; the TTL and the staleness limit still bound what is served meanwhile.
+/// watcher retries with a capped backoff; the TTL and the staleness limit still bound what is served meanwhile. A
+/// feed that refuses the agent's credentials after following them (not a transient failure) drops the cache once.
 /// </summary>
 internal sealed class ChangeFeedWatcher(UpstreamClient upstream, SecretCache cache, AgentMetrics metrics, ILogger<ChangeFeedWatcher> log)
     : BackgroundService
@@ -21,6 +22,7 @@ internal sealed class ChangeFeedWatcher(UpstreamClient upstream, SecretCache cac
         string? epoch = null;
         long? sequence = null;
         var backoff = TimeSpan.FromMilliseconds(250);
+        var droppedOnRefusal = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -56,6 +58,7 @@ internal sealed class ChangeFeedWatcher(UpstreamClient upstream, SecretCache cac
                 metrics.FeedSequence = batch.Sequence;
                 metrics.FeedConnected = 1;
                 backoff = TimeSpan.FromMilliseconds(250);
+                droppedOnRefusal = false;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -65,6 +68,16 @@ internal sealed class ChangeFeedWatcher(UpstreamClient upstream, SecretCache cac
             {
                 if (metrics.FeedConnected == 1 || backoff == TimeSpan.FromMilliseconds(250))
                     log.LogWarning("Change feed unavailable ({Error}); retrying", e is UpstreamException u ? u.Code : e.GetType().Name);
+                if (e is UpstreamException { Transient: false } refusal && epoch is not null && !droppedOnRefusal)
+                {
+                    // The server refuses the feed to credentials it accepted before (a deactivated key, a policy
+                    // without ListSecrets now). That IAM change may be the very one whose notice the refused poll
+                    // would have read, so nothing cached is trusted any more: re-reads are judged by the server.
+                    log.LogWarning("Change feed refused ({Error}); dropping the whole cache", refusal.Code);
+                    metrics.FeedReset();
+                    cache.Clear();
+                    droppedOnRefusal = true;
+                }
                 metrics.FeedConnected = 0;
                 try { await Task.Delay(backoff, stoppingToken).ConfigureAwait(false); }
                 catch (OperationCanceledException) { break; }

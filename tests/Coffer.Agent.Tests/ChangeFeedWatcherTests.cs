@@ -18,7 +18,7 @@ public sealed class ChangeFeedWatcherTests : IAsyncDisposable
     private readonly AgentMetrics _metrics = new();
     private WebApplication? _feed;
     // The answer to the first poll after the position, when the test releases it.
-    private readonly TaskCompletionSource<string> _batch = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<(int Status, string Body)> _batch = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _polls;
 
     public async ValueTask DisposeAsync()
@@ -43,9 +43,10 @@ public sealed class ChangeFeedWatcherTests : IAsyncDisposable
                 try
                 {
                     if (Interlocked.Increment(ref _polls) > 1) await Task.Delay(Timeout.Infinite, http.RequestAborted);
-                    var batch = await _batch.Task.WaitAsync(http.RequestAborted);
+                    var (status, body) = await _batch.Task.WaitAsync(http.RequestAborted);
+                    http.Response.StatusCode = status;
                     http.Response.ContentType = "application/json";
-                    await http.Response.WriteAsync(batch);
+                    await http.Response.WriteAsync(body);
                 }
                 catch (OperationCanceledException) { }
                 return;
@@ -109,7 +110,7 @@ public sealed class ChangeFeedWatcherTests : IAsyncDisposable
                 (await cache.GetAsync(new CacheKey(id, null, null), refreshNow: false, CancellationToken.None)).Entry.Release();
             Assert.Equal(2, cache.Count);
 
-            _batch.SetResult(batch);
+            _batch.SetResult((200, batch));
             for (var i = 0; i < 400 && _metrics.FeedSequence < 8; i++) await Task.Delay(10);
             Assert.Equal(8, _metrics.FeedSequence);
             Assert.Equal(0, cache.Count);
@@ -118,6 +119,33 @@ public sealed class ChangeFeedWatcherTests : IAsyncDisposable
             _source.Failure = new UpstreamException(400, "AccessDeniedException", "denied", transient: false);
             var denied = await Assert.ThrowsAsync<UpstreamException>(() => cache.GetAsync(new CacheKey("a", null, null), refreshNow: false, CancellationToken.None).AsTask());
             Assert.Equal(("AccessDeniedException", 3), (denied.Code, _source.Calls));
+        }
+        finally
+        {
+            await watcher.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task A_feed_that_refuses_credentials_it_accepted_before_drops_the_cache()
+    {
+        // The poll after an IAM change may be refused before it could read the notice (the key was deactivated,
+        // ListSecrets was taken away): the agent cannot learn what changed, so it trusts nothing it holds.
+        var cache = new SecretCache(_source, new CacheSettings(1000, TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(60)), TimeProvider.System, _metrics);
+        var endpoint = await StartFeedAsync();
+        var signer = new SigV4Signer(new AwsCredentials("AKID", "secret", null, "test"), "us-east-1", "secretsmanager");
+        using var upstream = new UpstreamClient(endpoint, signer, TimeSpan.FromSeconds(5), TimeProvider.System, _metrics);
+        using var watcher = new ChangeFeedWatcher(upstream, cache, _metrics, NullLogger<ChangeFeedWatcher>.Instance);
+        await watcher.StartAsync(CancellationToken.None);
+        try
+        {
+            for (var i = 0; i < 400 && _metrics.FeedConnected == 0; i++) await Task.Delay(10);
+            (await cache.GetAsync(new CacheKey("a", null, null), refreshNow: false, CancellationToken.None)).Entry.Release();
+            Assert.Equal(1, cache.Count);
+
+            _batch.SetResult((400, """{"__type":"UnrecognizedClientException","message":"The security token included in the request is invalid."}"""));
+            for (var i = 0; i < 400 && _metrics.FeedResets == 0; i++) await Task.Delay(10);
+            Assert.Equal((0, 0, 1L), (_metrics.FeedConnected, cache.Count, _metrics.FeedResets));
         }
         finally
         {
