@@ -71,9 +71,15 @@ public sealed class AccessKeyService(IAccountStore store, EnvelopeCipher cipher,
     /// </summary>
     public void Forget(string accessKeyId)
     {
+        Interlocked.Increment(ref _forgets);
         _cache.TryRemove(accessKeyId, out _);
         Changed?.Invoke();
     }
+
+    // Moves on every Forget: a lookup that read the store before a revocation must not cache what it read after
+    // the revocation's Forget ran, or the revoked key would be accepted for another CacheTtl, long enough for a
+    // caching agent told of the revocation to re-read (and keep for its TTL) what it may no longer read.
+    private long _forgets;
 
     /// <summary>Raised after a key's status changed or it was deleted (see <see cref="Forget"/>). Handlers must not throw.</summary>
     public event Action? Changed;
@@ -84,6 +90,7 @@ public sealed class AccessKeyService(IAccountStore store, EnvelopeCipher cipher,
         var now = time.GetTimestamp();
         if (_cache.TryGetValue(accessKeyId, out var hit) && hit.ExpiresAt > now)
             return hit.Key;
+        var forgets = Interlocked.Read(ref _forgets);
         var record = await store.FindAccessKeyAsync(accessKeyId, ct).ConfigureAwait(false);
         AccessKey? key = null;
         if (record is { Status: "Active" })
@@ -94,7 +101,10 @@ public sealed class AccessKeyService(IAccountStore store, EnvelopeCipher cipher,
             key = new AccessKey(record.AccessKeyId, secret, principal);
         }
         if (_cache.Count > 10_000) _cache.Clear();
-        _cache[accessKeyId] = (key, now + (long)(CacheTtl.TotalSeconds * time.TimestampFrequency));
+        var entry = (key, now + (long)(CacheTtl.TotalSeconds * time.TimestampFrequency));
+        _cache[accessKeyId] = entry;
+        // Checked after the write: a Forget that ran before this check is seen here, one after it removes the entry.
+        if (Interlocked.Read(ref _forgets) != forgets) _cache.TryRemove(KeyValuePair.Create(accessKeyId, entry));
         return key;
     }
 
