@@ -754,6 +754,24 @@ class RoleProfileTest(AgentTestCase):
         self.assertIn("exited with 1", str(raised.exception))
         self.assertIn(f"TLS with 127.0.0.1:{httpd.server_address[1]} failed", str(raised.exception))
 
+    def test_revoking_the_roles_older_sessions_stops_the_agent_within_seconds(self):
+        # AWS's "Revoke active sessions": a Deny on sessions issued before now, put on the role with IAM.
+        import boto3
+        name = self.create("role-revoked")
+        agent, role_arn = self.role_agent(self.server, self.sm.describe_secret(SecretId=name)["ARN"], "role-revoked")
+        self.assertEqual("role-revoked", agent.value(name))
+        caught_up(self.server, agent)
+        iam = boto3.client("iam", endpoint_url=self.server.endpoint, region_name="us-east-1",
+                           aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET_KEY)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+        iam.put_role_policy(RoleName=role_arn.split("/")[-1], PolicyName="AWSRevokeOlderSessions", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
+                                                    "Condition": {"DateLessThan": {"aws:TokenIssueTime": now}}}]}))
+        refused, _ = wait_for(lambda: agent.secret(name)[0] != 200, timeout=5)
+        self.assertTrue(refused, "the agent still served the secret 5 s after the role's sessions were revoked")
+        status, _, body = agent.secret(name)
+        self.assertEqual((400, "AccessDeniedException"), (status, json.loads(body)["__type"]), body)
+
     def test_a_tag_change_that_an_abac_condition_depends_on_revokes_and_restores_within_seconds(self):
         name = self.create("abac")
         arn = self.sm.describe_secret(SecretId=name)["ARN"]
