@@ -9,7 +9,7 @@ namespace Coffer.Agent;
 /// </summary>
 internal sealed class AgentMetrics
 {
-    private long _hits, _misses, _refreshes, _upstreamRequests, _upstreamErrors, _evictions, _staleServes, _invalidations, _feedResets;
+    private long _hits, _misses, _refreshes, _upstreamRequests, _upstreamErrors, _evictions, _staleServes, _invalidations, _feedResets, _iamResets;
 
     public void Hit() => Interlocked.Increment(ref _hits);
     public void Miss() => Interlocked.Increment(ref _misses);
@@ -20,6 +20,7 @@ internal sealed class AgentMetrics
     public void StaleServe() => Interlocked.Increment(ref _staleServes);
     public void Invalidation() => Interlocked.Increment(ref _invalidations);
     public void FeedReset() => Interlocked.Increment(ref _feedResets);
+    public void IamReset() => Interlocked.Increment(ref _iamResets);
 
     public long Hits => Interlocked.Read(ref _hits);
     public long Misses => Interlocked.Read(ref _misses);
@@ -30,6 +31,7 @@ internal sealed class AgentMetrics
     public long StaleServes => Interlocked.Read(ref _staleServes);
     public long Invalidations => Interlocked.Read(ref _invalidations);
     public long FeedResets => Interlocked.Read(ref _feedResets);
+    public long IamResets => Interlocked.Read(ref _iamResets);
 
     /// <summary>Set by the change-feed watcher: 1 while it is connected and current.</summary>
     public int FeedConnected { get; set; }
@@ -57,7 +59,8 @@ internal sealed class AgentMetrics
         Counter("coffer_agent_cache_evictions_total", "Entries dropped to stay within cache_size, or by a reset.", Evictions);
         Counter("coffer_agent_stale_serves_total", "Requests answered with an expired value because the server could not be reached.", StaleServes);
         Counter("coffer_agent_invalidations_total", "Entries marked changed by the server's change feed.", Invalidations);
-        Counter("coffer_agent_feed_resets_total", "Whole-cache drops because the server restarted or the feed overflowed.", FeedResets);
+        Counter("coffer_agent_feed_resets_total", "Whole-cache drops because the server restarted, the feed overflowed or the feed refused the credentials.", FeedResets);
+        Counter("coffer_agent_feed_iam_resets_total", "Whole-cache drops because the change feed announced an IAM change.", IamResets);
         Gauge("coffer_agent_cache_entries", "Entries in the cache.", entries);
         Gauge("coffer_agent_change_feed_connected", "1 while the change feed is being followed.", FeedConnected);
         Gauge("coffer_agent_change_feed_sequence", "The server's last change sequence applied to the cache.", FeedSequence);

@@ -103,7 +103,9 @@ internal sealed class UpstreamClient : ISecretSource, IDisposable
                 root.GetProperty("Epoch").GetString() ?? "",
                 root.GetProperty("Sequence").GetInt64(),
                 root.GetProperty("Reset").GetBoolean(),
-                [.. root.GetProperty("Arns").EnumerateArray().Select(e => e.GetString() ?? "")]);
+                [.. root.GetProperty("Arns").EnumerateArray().Select(e => e.GetString() ?? "")],
+                // Absent from servers that do not announce IAM changes.
+                root.TryGetProperty("IamChanged", out var iam) && iam.ValueKind == JsonValueKind.True);
         }
     }
 
@@ -184,8 +186,11 @@ internal sealed class UpstreamClient : ISecretSource, IDisposable
     public void Dispose() => _http.Dispose();
 }
 
-/// <summary>ARNs changed after the reader's sequence (the server's <c>/coffer/changes</c> answer).</summary>
-internal sealed record ChangeBatch(string Epoch, long Sequence, bool Reset, IReadOnlyList<string> Arns);
+/// <summary>
+/// ARNs changed after the reader's sequence (the server's <c>/coffer/changes</c> answer). <see cref="IamChanged"/>
+/// (always with <see cref="Reset"/>): the reset is because IAM changed on the server.
+/// </summary>
+internal sealed record ChangeBatch(string Epoch, long Sequence, bool Reset, IReadOnlyList<string> Arns, bool IamChanged = false);
 
 /// <summary>The agent's answer body for GetSecretValue (spec §6.3).</summary>
 internal static class AgentResponse

@@ -14,10 +14,12 @@ namespace Coffer.Protocol;
 /// waiting for its TTL (docs/agent.md). Not an AWS action, so it is outside the X-Amz-Target table, but signed
 /// with SigV4 for the service <c>secretsmanager</c> like every other call.
 ///
-/// The answer is <c>{"Epoch","Sequence","Reset","Arns"}</c>: ARNs only, never values or version ids. Without
-/// <c>after</c> it answers at once with the current sequence (how a reader starts). With an <c>epoch</c> that is
-/// not the server's (the server restarted) it answers <c>Reset: true</c> at once. Otherwise it waits up to
-/// <c>wait</c> seconds (default 20, at most 60) for a change.
+/// The answer is <c>{"Epoch","Sequence","Reset","IamChanged","Arns"}</c>: ARNs only, never values or version ids.
+/// Without <c>after</c> it answers at once with the current sequence (how a reader starts). With an <c>epoch</c>
+/// that is not the server's (the server restarted) it answers <c>Reset: true</c> at once. Otherwise it waits up to
+/// <c>wait</c> seconds (default 20, at most 60) for a change. An IAM change since <c>after</c> answers
+/// <c>Reset: true, IamChanged: true</c>: every secret must be re-checked. <c>IamChanged</c> only names the cause;
+/// a reader that knows nothing of it (an agent older than the field) is still right to act on <c>Reset</c>.
 ///
 /// Reading the feed requires <c>secretsmanager:ListSecrets</c> on <c>*</c> (it reveals which secrets change, not
 /// their values); a caller without it hears AccessDeniedException.
@@ -112,6 +114,7 @@ public sealed class ChangeFeedEndpoint(SecretChangeFeed feed, SigV4Verifier veri
             json.WriteString("Epoch", batch.Epoch);
             json.WriteNumber("Sequence", batch.Sequence);
             json.WriteBoolean("Reset", batch.Reset);
+            json.WriteBoolean("IamChanged", batch.IamChanged);
             json.WriteStartArray("Arns");
             foreach (var arn in batch.Arns) json.WriteStringValue(arn);
             json.WriteEndArray();

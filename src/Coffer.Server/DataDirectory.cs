@@ -37,6 +37,8 @@ internal sealed class DataDirectory : IAsyncDisposable
         Access = new AccessControl(iamDirectory, TimeProvider.System);
         Iam = new IamService(iamDirectory, Access, AccessKeys, store, sessions);
         Secrets = new SecretService(store, cipher, accountId, TimeProvider.System, new SecretsOptions()) { Access = Access };
+        // An IAM change may revoke what a caching agent serves: the change feed tells it to re-check everything.
+        Iam.AnnounceChangesTo(Secrets.Changes);
         // The Lambda API's control plane (docs/functions.md); its runner is attached by the server when there is one.
         Functions = new FunctionService(store, cipher, accountId, region, TimeProvider.System) { Access = Access };
     }

@@ -65,8 +65,24 @@ public sealed class AccessKeyService(IAccountStore store, EnvelopeCipher cipher,
         return (record, secret);
     }
 
-    /// <summary>Drops a cached key so that a revocation (delete, deactivate) takes effect at once in this process.</summary>
-    public void Forget(string accessKeyId) => _cache.TryRemove(accessKeyId, out _);
+    /// <summary>
+    /// Drops a cached key so that a revocation (delete, deactivate) takes effect at once in this process. Called
+    /// after the store holds the new state; raises <see cref="Changed"/>.
+    /// </summary>
+    public void Forget(string accessKeyId)
+    {
+        Interlocked.Increment(ref _forgets);
+        _cache.TryRemove(accessKeyId, out _);
+        Changed?.Invoke();
+    }
+
+    // Moves on every Forget: a lookup that read the store before a revocation must not cache what it read after
+    // the revocation's Forget ran, or the revoked key would be accepted for another CacheTtl, long enough for a
+    // caching agent told of the revocation to re-read (and keep for its TTL) what it may no longer read.
+    private long _forgets;
+
+    /// <summary>Raised after a key's status changed or it was deleted (see <see cref="Forget"/>). Handlers must not throw.</summary>
+    public event Action? Changed;
 
     /// <summary>Returns null for an unknown or inactive key.</summary>
     public async ValueTask<AccessKey?> FindAsync(string accessKeyId, CancellationToken ct)
@@ -74,6 +90,7 @@ public sealed class AccessKeyService(IAccountStore store, EnvelopeCipher cipher,
         var now = time.GetTimestamp();
         if (_cache.TryGetValue(accessKeyId, out var hit) && hit.ExpiresAt > now)
             return hit.Key;
+        var forgets = Interlocked.Read(ref _forgets);
         var record = await store.FindAccessKeyAsync(accessKeyId, ct).ConfigureAwait(false);
         AccessKey? key = null;
         if (record is { Status: "Active" })
@@ -84,7 +101,10 @@ public sealed class AccessKeyService(IAccountStore store, EnvelopeCipher cipher,
             key = new AccessKey(record.AccessKeyId, secret, principal);
         }
         if (_cache.Count > 10_000) _cache.Clear();
-        _cache[accessKeyId] = (key, now + (long)(CacheTtl.TotalSeconds * time.TimestampFrequency));
+        var entry = (key, now + (long)(CacheTtl.TotalSeconds * time.TimestampFrequency));
+        _cache[accessKeyId] = entry;
+        // Checked after the write: a Forget that ran before this check is seen here, one after it removes the entry.
+        if (Interlocked.Read(ref _forgets) != forgets) _cache.TryRemove(KeyValuePair.Create(accessKeyId, entry));
         return key;
     }
 

@@ -40,6 +40,12 @@ public sealed partial class IamDirectory
     public string AccountId { get; }
     public long Generation => Interlocked.Read(ref _generation);
 
+    /// <summary>
+    /// Raised after every committed change, once <see cref="Generation"/> has moved (so an evaluation that starts
+    /// after it sees the change), under the change lock: handlers must be quick and must not throw or call back.
+    /// </summary>
+    public event Action? Changed;
+
     public static async Task<IamDirectory> LoadAsync(IIamStore store, string accountId, TimeProvider time, CancellationToken ct)
     {
         var d = new IamDirectory(store, accountId, time);
@@ -570,6 +576,7 @@ public sealed partial class IamDirectory
             var value = change();
             await save(value).ConfigureAwait(false);
             Interlocked.Increment(ref _generation);
+            Changed?.Invoke();
             return value;
         }
         finally { _lock.Release(); }

@@ -27,6 +27,20 @@ public sealed partial class IamService(IamDirectory directory, AccessControl acc
     public AccessControl Access => access;
     private string AccountId => directory.AccountId;
 
+    /// <summary>
+    /// Announces every committed IAM change on <paramref name="feed"/> (<see cref="Secrets.SecretChangeFeed.PublishIamChange"/>),
+    /// so that a caching agent re-checks what it serves within seconds instead of after its TTL. The two points
+    /// hooked are the ones that already end cached authorization state here: the directory's generation (every
+    /// user, group, role, policy, attachment, boundary and tag change; the compiled-policy cache of
+    /// <see cref="AccessControl"/> keys on it) and a forgotten access key (deactivated, reactivated, deleted).
+    /// Issuing session credentials changes nothing and is not announced; revoking sessions is a policy change.
+    /// </summary>
+    public void AnnounceChangesTo(Secrets.SecretChangeFeed feed)
+    {
+        directory.Changed += feed.PublishIamChange;
+        keys.Changed += feed.PublishIamChange;
+    }
+
     private void Demand(RequestContext ctx, string action, string resource, IConditionValues? extra = null) =>
         access.Demand(ctx, action, resource, extra);
 

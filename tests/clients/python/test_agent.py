@@ -419,6 +419,80 @@ class InvalidationTest(AgentTestCase):
         self.assertNotIn(SECRET_KEY, self.agent.log_text())
 
 
+class IamRevocationTest(AgentTestCase):
+    """An agent running with an IAM user's own keys stops serving within seconds when IAM takes its access away:
+    every IAM change is on the change feed (a reset), so the agent re-reads with its credentials and hears the
+    refusal. The TTL is 300 s, so expiry cannot be what stops it."""
+
+    def iam(self):
+        import boto3
+        return boto3.client("iam", endpoint_url=self.server.endpoint, region_name="us-east-1",
+                            aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET_KEY)
+
+    def user_agent(self, secret_arn: str) -> tuple[CofferAgent, str, str, str]:
+        """A user whose managed policy allows reading one secret (and the change feed), and an agent started with
+        the user's access key. Returns (agent, user name, policy ARN, access key id)."""
+        iam = self.iam()
+        user = "agent-user-" + uuid.uuid4().hex[:8]
+        iam.create_user(UserName=user)
+        policy_arn = iam.create_policy(PolicyName=user + "-read", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn},
+            {"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}]}))["Policy"]["Arn"]
+        iam.attach_user_policy(UserName=user, PolicyArn=policy_arn)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        agent = CofferAgent(user, self.server.endpoint, {"ttl_seconds": 300, "log_level": "info"},
+                            env={"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]})
+        self.addCleanup(agent.stop)
+        agent.start()
+        caught_up(self.server, agent)
+        return agent, user, policy_arn, key["AccessKeyId"]
+
+    def cached(self, agent: CofferAgent, name: str, value: str) -> None:
+        """Reads through the agent and checks the second read is a cache hit."""
+        self.assertEqual(value, agent.value(name))
+        before = agent.upstream_calls()
+        self.assertEqual(value, agent.value(name))
+        self.assertEqual(before, agent.upstream_calls(), "the second read was not served from the cache")
+
+    def refused(self, agent: CofferAgent, name: str) -> dict:
+        """Polls (up to about 5 s) until the agent stops serving the secret; returns its error body."""
+        refused, _ = wait_for(lambda: agent.secret(name)[0] != 200, timeout=5)
+        self.assertTrue(refused, "the agent still served the cached secret 5 s after its access was taken away")
+        status, _, body = agent.secret(name)
+        self.assertEqual(400, status, body)
+        return json.loads(body)
+
+    def test_detaching_the_users_policy_stops_the_agent_within_seconds(self):
+        name = self.create("iam-detach")
+        agent, user, policy_arn, _ = self.user_agent(self.sm.describe_secret(SecretId=name)["ARN"])
+        self.cached(agent, name, "iam-detach")
+        resets = agent.metric("coffer_agent_feed_iam_resets_total")
+        # The policy granted the feed (ListSecrets) too: the notice comes on the poll already under way.
+        self.iam().detach_user_policy(UserName=user, PolicyArn=policy_arn)
+        error = self.refused(agent, name)
+        self.assertEqual("AccessDeniedException", error["__type"])
+        self.assertIn(f"user/{user}", error["message"])
+        self.assertGreater(agent.metric("coffer_agent_feed_iam_resets_total"), resets)
+
+    def test_an_inline_deny_stops_the_agent_and_deleting_it_restores(self):
+        name = self.create("iam-deny")
+        agent, user, _, _ = self.user_agent(self.sm.describe_secret(SecretId=name)["ARN"])
+        self.cached(agent, name, "iam-deny")
+        self.iam().put_user_policy(UserName=user, PolicyName="deny", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}))
+        self.assertEqual("AccessDeniedException", self.refused(agent, name)["__type"])
+        self.iam().delete_user_policy(UserName=user, PolicyName="deny")
+        served, _ = wait_for(lambda: agent.secret(name)[0] == 200, timeout=5)
+        self.assertTrue(served)
+
+    def test_deactivating_the_agents_access_key_stops_it_within_seconds(self):
+        name = self.create("iam-key")
+        agent, user, _, key_id = self.user_agent(self.sm.describe_secret(SecretId=name)["ARN"])
+        self.cached(agent, name, "iam-key")
+        self.iam().update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")
+        self.assertEqual("UnrecognizedClientException", self.refused(agent, name)["__type"])
+
+
 class ChangeFeedRouteTest(AgentTestCase):
     """The server side: GET /coffer/changes, SigV4-signed, ARNs only."""
 
@@ -679,6 +753,24 @@ class RoleProfileTest(AgentTestCase):
             agent.start(timeout=30)
         self.assertIn("exited with 1", str(raised.exception))
         self.assertIn(f"TLS with 127.0.0.1:{httpd.server_address[1]} failed", str(raised.exception))
+
+    def test_revoking_the_roles_older_sessions_stops_the_agent_within_seconds(self):
+        # AWS's "Revoke active sessions": a Deny on sessions issued before now, put on the role with IAM.
+        import boto3
+        name = self.create("role-revoked")
+        agent, role_arn = self.role_agent(self.server, self.sm.describe_secret(SecretId=name)["ARN"], "role-revoked")
+        self.assertEqual("role-revoked", agent.value(name))
+        caught_up(self.server, agent)
+        iam = boto3.client("iam", endpoint_url=self.server.endpoint, region_name="us-east-1",
+                           aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET_KEY)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+        iam.put_role_policy(RoleName=role_arn.split("/")[-1], PolicyName="AWSRevokeOlderSessions", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*",
+                                                    "Condition": {"DateLessThan": {"aws:TokenIssueTime": now}}}]}))
+        refused, _ = wait_for(lambda: agent.secret(name)[0] != 200, timeout=5)
+        self.assertTrue(refused, "the agent still served the secret 5 s after the role's sessions were revoked")
+        status, _, body = agent.secret(name)
+        self.assertEqual((400, "AccessDeniedException"), (status, json.loads(body)["__type"]), body)
 
     def test_a_tag_change_that_an_abac_condition_depends_on_revokes_and_restores_within_seconds(self):
         name = self.create("abac")
