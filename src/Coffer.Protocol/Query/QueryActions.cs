@@ -333,11 +333,16 @@ public sealed partial class QueryEndpoint
         x.WriteEndElement();
     }
 
+    /// <summary>
+    /// AttachedPermissionsBoundary. Its type is "Policy" on the wire, the only value the API Reference gives in
+    /// prose ("can only have a value of Policy") and what IAM sends, although the model's enum is spelled
+    /// PermissionsBoundaryPolicy; the SDKs do not check response enums, so clients see "Policy".
+    /// </summary>
     private static void Boundary(XmlWriter x, string? policyArn)
     {
         if (policyArn is null) return;
         x.WriteStartElement("PermissionsBoundary");
-        x.WriteElementString("PermissionsBoundaryType", "PermissionsBoundaryPolicy");
+        x.WriteElementString("PermissionsBoundaryType", "Policy");
         x.WriteElementString("PermissionsBoundaryArn", policyArn);
         x.WriteEndElement();
     }

@@ -182,6 +182,39 @@ public sealed class QueryEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_boundary_is_in_the_User_and_Role_of_Create_and_Get_as_IAM_sends_it_and_not_in_the_lists()
+    {
+        // AttachedPermissionsBoundary: type "Policy" and the policy's ARN. ListUsers and ListRoles "do not return"
+        // PermissionsBoundary (API Reference, ListUsers/ListRoles): GetUser/GetRole do.
+        var (_, policy) = await Call("iam", Admin, ("Action", "CreatePolicy"), ("PolicyName", "bound"),
+            ("PolicyDocument", """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}}"""));
+        var boundary = policy.Descendants(Iam + "Arn").Single().Value;
+
+        var (status, user) = await Call("iam", Admin, ("Action", "CreateUser"), ("UserName", "bob"), ("PermissionsBoundary", boundary));
+        Assert.Equal(200, status);
+        AssertBoundary(user.Descendants(Iam + "User").Single(), boundary);
+        (_, user) = await Call("iam", Admin, ("Action", "GetUser"), ("UserName", "bob"));
+        AssertBoundary(user.Descendants(Iam + "User").Single(), boundary);
+        var (_, users) = await Call("iam", Admin, ("Action", "ListUsers"));
+        Assert.Empty(users.Descendants(Iam + "PermissionsBoundary"));
+
+        (status, var role) = await Call("iam", Admin, ("Action", "CreateRole"), ("RoleName", "app"), ("AssumeRolePolicyDocument", Trust("sts:AssumeRole")),
+            ("PermissionsBoundary", boundary));
+        Assert.Equal(200, status);
+        AssertBoundary(role.Descendants(Iam + "Role").Single(), boundary);
+        (_, role) = await Call("iam", Admin, ("Action", "GetRole"), ("RoleName", "app"));
+        AssertBoundary(role.Descendants(Iam + "Role").Single(), boundary);
+        var (_, roles) = await Call("iam", Admin, ("Action", "ListRoles"));
+        Assert.Empty(roles.Descendants(Iam + "PermissionsBoundary"));
+    }
+
+    private static void AssertBoundary(XElement entity, string policyArn)
+    {
+        var b = entity.Element(Iam + "PermissionsBoundary")!;
+        Assert.Equal(("Policy", policyArn), (b.Element(Iam + "PermissionsBoundaryType")!.Value, b.Element(Iam + "PermissionsBoundaryArn")!.Value));
+    }
+
+    [Fact]
     public async Task AssumeRole_takes_session_tags_and_a_source_identity_and_chains_them()
     {
         await Call("iam", Admin, ("Action", "CreateRole"), ("RoleName", "first"), ("AssumeRolePolicyDocument", Trust("sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity")));

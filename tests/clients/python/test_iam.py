@@ -343,7 +343,7 @@ class Boto3Flows(unittest.TestCase):
         self.assertEqual(code, "AccessDenied")
         self.assertIn("iam:CreateRole", message)
         role = dev_iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust_account(), PermissionsBoundary=boundary)["Role"]
-        self.assertEqual(role["PermissionsBoundary"], {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": boundary})
+        self.assertEqual(role["PermissionsBoundary"], {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary})
         self.assertEqual(dev_iam.get_role(RoleName=role_name)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"], boundary)
         self.assertNotIn("PermissionsBoundary", [r for r in self.iam.list_roles()["Roles"] if r["RoleName"] == role_name][0])
         dev_iam.put_role_policy(RoleName=role_name, PolicyName="all", PolicyDocument=doc(
