@@ -208,6 +208,32 @@ public sealed class QueryEndpointTests : IAsyncLifetime
         Assert.Empty(roles.Descendants(Iam + "PermissionsBoundary"));
     }
 
+    [Fact]
+    public async Task CreateUser_and_CreateRole_records_carry_the_boundary_in_responseElements()
+    {
+        // CloudTrail's responseElements mirror the response in camelCase: user/role.permissionsBoundary.
+        var (_, policy) = await Call("iam", Admin, ("Action", "CreatePolicy"), ("PolicyName", "bound"),
+            ("PolicyDocument", """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}}"""));
+        var boundary = policy.Descendants(Iam + "Arn").Single().Value;
+        await Call("iam", Admin, ("Action", "CreateUser"), ("UserName", "bob"), ("PermissionsBoundary", boundary));
+        await Call("iam", Admin, ("Action", "CreateRole"), ("RoleName", "app"), ("AssumeRolePolicyDocument", Trust("sts:AssumeRole")),
+            ("PermissionsBoundary", boundary));
+        await Call("iam", Admin, ("Action", "CreateUser"), ("UserName", "free"));
+
+        var events = await EventsAsync(4);
+        JsonElement Response(string action, string name) => events.Where(e => e.EventName == action)
+            .Select(e => JsonDocument.Parse(e.ResponseElements!).RootElement)
+            .Single(r => r.GetProperty(action == "CreateUser" ? "user" : "role").GetProperty(action == "CreateUser" ? "userName" : "roleName").GetString() == name);
+        foreach (var (action, name, key) in new[] { ("CreateUser", "bob", "user"), ("CreateRole", "app", "role") })
+        {
+            var entity = Response(action, name).GetProperty(key);
+            Assert.Equal(name, entity.GetProperty(key + "Name").GetString());
+            var b = entity.GetProperty("permissionsBoundary");
+            Assert.Equal(("Policy", boundary), (b.GetProperty("permissionsBoundaryType").GetString(), b.GetProperty("permissionsBoundaryArn").GetString()));
+        }
+        Assert.False(Response("CreateUser", "free").GetProperty("user").TryGetProperty("permissionsBoundary", out _));
+    }
+
     private static void AssertBoundary(XElement entity, string policyArn)
     {
         var b = entity.Element(Iam + "PermissionsBoundary")!;
