@@ -300,8 +300,14 @@ public sealed partial class QueryEndpoint
         x.WriteElementString("UserId", u.UserId);
         x.WriteElementString("Arn", u.Arn);
         x.WriteElementString("CreateDate", Date(u.CreateDate));
-        if (element != "member") Boundary(x, u.PermissionsBoundary);   // GetUser, CreateUser; lists leave it out, as IAM's do
-        Tags(x, u.Tags);
+        // GetUser and CreateUser only: "IAM resource-listing operations return a subset of the available attributes"
+        // and ListUsers names PermissionsBoundary and Tags among those it leaves out (API Reference, ListUsers);
+        // GetGroup's members are written the same way.
+        if (element != "member")
+        {
+            Boundary(x, u.PermissionsBoundary);
+            Tags(x, u.Tags);
+        }
         x.WriteEndElement();
     }
 
@@ -328,8 +334,12 @@ public sealed partial class QueryEndpoint
         x.WriteElementString("AssumeRolePolicyDocument", Uri.EscapeDataString(r.AssumeRolePolicyDocument));
         if (r.Description is not null) x.WriteElementString("Description", r.Description);
         x.WriteElementString("MaxSessionDuration", r.MaxSessionDuration.ToString(CultureInfo.InvariantCulture));
-        if (element != "member") Boundary(x, r.PermissionsBoundary);
-        Tags(x, r.Tags);
+        // GetRole and CreateRole only: ListRoles leaves out PermissionsBoundary, RoleLastUsed and Tags (API Reference, ListRoles).
+        if (element != "member")
+        {
+            Boundary(x, r.PermissionsBoundary);
+            Tags(x, r.Tags);
+        }
         x.WriteEndElement();
     }
 

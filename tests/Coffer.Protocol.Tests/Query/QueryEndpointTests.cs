@@ -182,30 +182,37 @@ public sealed class QueryEndpointTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_boundary_is_in_the_User_and_Role_of_Create_and_Get_as_IAM_sends_it_and_not_in_the_lists()
+    public async Task A_boundary_and_tags_are_in_the_User_and_Role_of_Create_and_Get_as_IAM_sends_them_and_not_in_the_lists()
     {
         // AttachedPermissionsBoundary: type "Policy" and the policy's ARN. ListUsers and ListRoles "do not return"
-        // PermissionsBoundary (API Reference, ListUsers/ListRoles): GetUser/GetRole do.
+        // PermissionsBoundary or Tags (API Reference, ListUsers/ListRoles): GetUser/GetRole do.
         var (_, policy) = await Call("iam", Admin, ("Action", "CreatePolicy"), ("PolicyName", "bound"),
             ("PolicyDocument", """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}}"""));
         var boundary = policy.Descendants(Iam + "Arn").Single().Value;
 
-        var (status, user) = await Call("iam", Admin, ("Action", "CreateUser"), ("UserName", "bob"), ("PermissionsBoundary", boundary));
+        var (status, user) = await Call("iam", Admin, ("Action", "CreateUser"), ("UserName", "bob"), ("PermissionsBoundary", boundary),
+            ("Tags.member.1.Key", "team"), ("Tags.member.1.Value", "blue"));
         Assert.Equal(200, status);
         AssertBoundary(user.Descendants(Iam + "User").Single(), boundary);
         (_, user) = await Call("iam", Admin, ("Action", "GetUser"), ("UserName", "bob"));
         AssertBoundary(user.Descendants(Iam + "User").Single(), boundary);
+        Assert.Equal("blue", user.Descendants(Iam + "Tags").Single().Descendants(Iam + "Value").Single().Value);
         var (_, users) = await Call("iam", Admin, ("Action", "ListUsers"));
+        Assert.Equal("bob", users.Descendants(Iam + "member").Single().Element(Iam + "UserName")!.Value);
         Assert.Empty(users.Descendants(Iam + "PermissionsBoundary"));
+        Assert.Empty(users.Descendants(Iam + "Tags"));
 
         (status, var role) = await Call("iam", Admin, ("Action", "CreateRole"), ("RoleName", "app"), ("AssumeRolePolicyDocument", Trust("sts:AssumeRole")),
-            ("PermissionsBoundary", boundary));
+            ("PermissionsBoundary", boundary), ("Tags.member.1.Key", "team"), ("Tags.member.1.Value", "blue"));
         Assert.Equal(200, status);
         AssertBoundary(role.Descendants(Iam + "Role").Single(), boundary);
         (_, role) = await Call("iam", Admin, ("Action", "GetRole"), ("RoleName", "app"));
         AssertBoundary(role.Descendants(Iam + "Role").Single(), boundary);
+        Assert.Equal("blue", role.Descendants(Iam + "Tags").Single().Descendants(Iam + "Value").Single().Value);
         var (_, roles) = await Call("iam", Admin, ("Action", "ListRoles"));
+        Assert.Equal("app", roles.Descendants(Iam + "member").Single().Element(Iam + "RoleName")!.Value);
         Assert.Empty(roles.Descendants(Iam + "PermissionsBoundary"));
+        Assert.Empty(roles.Descendants(Iam + "Tags"));
     }
 
     [Fact]

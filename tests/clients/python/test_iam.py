@@ -393,12 +393,18 @@ class Boto3Flows(unittest.TestCase):
         first, second = (self.iam.create_policy(PolicyName=f"{self.name}-{n}", PolicyDocument=doc(
             {"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}))["Policy"]["Arn"] for n in ("first", "second"))
         path, role_name = f"/{self.name}/", f"{self.name}-app"
-        user = self.iam.create_user(UserName=self.name, Path=path, PermissionsBoundary=first)["User"]
+        tags = [{"Key": "team", "Value": "blue"}]
+        user = self.iam.create_user(UserName=self.name, Path=path, PermissionsBoundary=first, Tags=tags)["User"]
         self.assertEqual(user["PermissionsBoundary"], {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": first})
-        self.assertEqual(self.iam.get_user(UserName=self.name)["User"]["PermissionsBoundary"]["PermissionsBoundaryType"], "Policy")
-        self.assertNotIn("PermissionsBoundary", self.iam.list_users(PathPrefix=path)["Users"][0])
-        self.iam.create_role(RoleName=role_name, Path=path, AssumeRolePolicyDocument=trust_account(), PermissionsBoundary=first)
-        self.assertNotIn("PermissionsBoundary", self.iam.list_roles(PathPrefix=path)["Roles"][0])
+        got = self.iam.get_user(UserName=self.name)["User"]
+        self.assertEqual((got["PermissionsBoundary"]["PermissionsBoundaryType"], got["Tags"]), ("Policy", tags))
+        # ListUsers/ListRoles return neither the boundary nor the tags (API Reference).
+        listed = self.iam.list_users(PathPrefix=path)["Users"][0]
+        self.assertEqual((listed["UserName"], "PermissionsBoundary" in listed, "Tags" in listed), (self.name, False, False))
+        self.iam.create_role(RoleName=role_name, Path=path, AssumeRolePolicyDocument=trust_account(), PermissionsBoundary=first, Tags=tags)
+        self.assertEqual(self.iam.get_role(RoleName=role_name)["Role"]["Tags"], tags)
+        listed = self.iam.list_roles(PathPrefix=path)["Roles"][0]
+        self.assertEqual((listed["RoleName"], "PermissionsBoundary" in listed, "Tags" in listed), (role_name, False, False))
 
         def counts():
             return tuple(self.iam.get_policy(PolicyArn=arn)["Policy"]["PermissionsBoundaryUsageCount"] for arn in (first, second))
