@@ -300,8 +300,14 @@ public sealed partial class QueryEndpoint
         x.WriteElementString("UserId", u.UserId);
         x.WriteElementString("Arn", u.Arn);
         x.WriteElementString("CreateDate", Date(u.CreateDate));
-        if (element != "member") Boundary(x, u.PermissionsBoundary);   // GetUser, CreateUser; lists leave it out, as IAM's do
-        Tags(x, u.Tags);
+        // GetUser and CreateUser only: "IAM resource-listing operations return a subset of the available attributes"
+        // and ListUsers names PermissionsBoundary and Tags among those it leaves out (API Reference, ListUsers);
+        // GetGroup's members are written the same way.
+        if (element != "member")
+        {
+            Boundary(x, u.PermissionsBoundary);
+            Tags(x, u.Tags);
+        }
         x.WriteEndElement();
     }
 
@@ -328,16 +334,25 @@ public sealed partial class QueryEndpoint
         x.WriteElementString("AssumeRolePolicyDocument", Uri.EscapeDataString(r.AssumeRolePolicyDocument));
         if (r.Description is not null) x.WriteElementString("Description", r.Description);
         x.WriteElementString("MaxSessionDuration", r.MaxSessionDuration.ToString(CultureInfo.InvariantCulture));
-        if (element != "member") Boundary(x, r.PermissionsBoundary);
-        Tags(x, r.Tags);
+        // GetRole and CreateRole only: ListRoles leaves out PermissionsBoundary, RoleLastUsed and Tags (API Reference, ListRoles).
+        if (element != "member")
+        {
+            Boundary(x, r.PermissionsBoundary);
+            Tags(x, r.Tags);
+        }
         x.WriteEndElement();
     }
 
+    /// <summary>
+    /// AttachedPermissionsBoundary. Its type is "Policy" on the wire, the only value the API Reference gives in
+    /// prose ("can only have a value of Policy") and what IAM sends, although the model's enum is spelled
+    /// PermissionsBoundaryPolicy; the SDKs do not check response enums, so clients see "Policy".
+    /// </summary>
     private static void Boundary(XmlWriter x, string? policyArn)
     {
         if (policyArn is null) return;
         x.WriteStartElement("PermissionsBoundary");
-        x.WriteElementString("PermissionsBoundaryType", "PermissionsBoundaryPolicy");
+        x.WriteElementString("PermissionsBoundaryType", "Policy");
         x.WriteElementString("PermissionsBoundaryArn", policyArn);
         x.WriteEndElement();
     }

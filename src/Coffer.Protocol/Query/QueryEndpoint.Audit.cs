@@ -43,9 +43,11 @@ public sealed partial class QueryEndpoint
     /// <summary>Per action, the response elements (paths under the Result element) a record keeps.</summary>
     private static readonly FrozenDictionary<string, string[]> ResponseAllowList = new Dictionary<string, string[]>
     {
-        ["CreateUser"] = ["User/Path", "User/UserName", "User/UserId", "User/Arn", "User/CreateDate"],
+        ["CreateUser"] = ["User/Path", "User/UserName", "User/UserId", "User/Arn", "User/CreateDate",
+            "User/PermissionsBoundary/PermissionsBoundaryType", "User/PermissionsBoundary/PermissionsBoundaryArn"],
         ["CreateGroup"] = ["Group/Path", "Group/GroupName", "Group/GroupId", "Group/Arn", "Group/CreateDate"],
-        ["CreateRole"] = ["Role/Path", "Role/RoleName", "Role/RoleId", "Role/Arn", "Role/CreateDate"],
+        ["CreateRole"] = ["Role/Path", "Role/RoleName", "Role/RoleId", "Role/Arn", "Role/CreateDate",
+            "Role/PermissionsBoundary/PermissionsBoundaryType", "Role/PermissionsBoundary/PermissionsBoundaryArn"],
         ["CreateAccessKey"] = ["AccessKey/UserName", "AccessKey/AccessKeyId", "AccessKey/Status", "AccessKey/CreateDate"],
         ["CreatePolicy"] = ["Policy/PolicyName", "Policy/PolicyId", "Policy/Arn", "Policy/Path", "Policy/DefaultVersionId"],
         ["CreatePolicyVersion"] = ["PolicyVersion/VersionId", "PolicyVersion/IsDefaultVersion"],
@@ -142,7 +144,11 @@ public sealed partial class QueryEndpoint
         }
     }
 
-    /// <summary>The allow-listed elements of the response's Result element, as a camelCase JSON object.</summary>
+    /// <summary>
+    /// The allow-listed elements of the response's Result element, as a camelCase JSON object: a path's last name
+    /// is a string, the names before it nested objects (CloudTrail's responseElements mirror the response shape,
+    /// e.g. user.permissionsBoundary.permissionsBoundaryArn). An element the response lacks is left out.
+    /// </summary>
     private static byte[]? ResponseElements(string action, string resultXml)
     {
         if (!ResponseAllowList.TryGetValue(action, out var paths)) return null;
@@ -150,31 +156,37 @@ public sealed partial class QueryEndpoint
         var result = root?.Elements().FirstOrDefault(e => e.Name.LocalName == action + "Result");
         if (result is null) return null;
         var output = new ArrayBufferWriter<byte>(256);
-        var any = false;
+        bool any;
         using (var writer = new Utf8JsonWriter(output))
         {
             writer.WriteStartObject();
-            foreach (var group in paths.GroupBy(p => p.Contains('/', StringComparison.Ordinal) ? p[..p.IndexOf('/', StringComparison.Ordinal)] : ""))
-            {
-                if (group.Key.Length == 0)
-                {
-                    foreach (var name in group)
-                        if (Child(result, name) is { } value) { writer.WriteString(Camel(name), value.Value); any = true; }
-                    continue;
-                }
-                if (Child(result, group.Key) is not { } parent) continue;
-                writer.WriteStartObject(Camel(group.Key));
-                foreach (var path in group)
-                {
-                    var name = path[(group.Key.Length + 1)..];
-                    if (Child(parent, name) is { } value) writer.WriteString(Camel(name), value.Value);
-                }
-                writer.WriteEndObject();
-                any = true;
-            }
+            any = WriteElements(writer, result, paths);
             writer.WriteEndObject();
         }
         return any ? output.WrittenSpan.ToArray() : null;
+    }
+
+    /// <summary>Writes the paths (relative to parent) that parent has; true when it wrote anything.</summary>
+    private static bool WriteElements(Utf8JsonWriter writer, XElement parent, IEnumerable<string> paths)
+    {
+        var any = false;
+        foreach (var group in paths.GroupBy(p => p.Split('/', 2)[0], StringComparer.Ordinal))
+        {
+            if (Child(parent, group.Key) is not { } element) continue;
+            var below = group.Where(p => p.Length > group.Key.Length).Select(p => p[(group.Key.Length + 1)..]).ToList();
+            if (below.Count == 0)
+            {
+                writer.WriteString(Camel(group.Key), element.Value);
+            }
+            else
+            {
+                writer.WriteStartObject(Camel(group.Key));
+                WriteElements(writer, element, below);
+                writer.WriteEndObject();
+            }
+            any = true;
+        }
+        return any;
     }
 
     private static XElement? Child(XElement parent, string localName) => parent.Elements().FirstOrDefault(e => e.Name.LocalName == localName);

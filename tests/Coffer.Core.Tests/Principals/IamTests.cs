@@ -611,6 +611,59 @@ public sealed class IamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Removing_a_boundary_an_entity_does_not_have_succeeds_and_from_a_missing_entity_is_no_such_entity()
+    {
+        // Delete{User,Role}PermissionsBoundary list only NoSuchEntity (for the user or role) among their errors, and
+        // IAM answers success for an entity without a boundary: the AWS provider for Terraform called
+        // DeleteRolePermissionsBoundary on every role it deleted (terraform-provider-aws#5489), failing only where
+        // the caller lacked the permission.
+        var ctx = As(Admin);
+        await _iam.CreateUserAsync(ctx, "bob", null, null, default);
+        await _iam.CreateRoleAsync(ctx, "app", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""), null, null, null, default);
+        await _iam.DeletePermissionsBoundaryAsync(ctx, "user", "bob", default);
+        await _iam.DeletePermissionsBoundaryAsync(ctx, "role", "app", default);
+        Assert.Null(_dir2.RequireUser("bob").PermissionsBoundary);
+        Assert.Null(_dir2.RequireRole("app").PermissionsBoundary);
+
+        var user = await Assert.ThrowsAsync<ServiceException>(() => _iam.DeletePermissionsBoundaryAsync(ctx, "user", "nobody", default));
+        Assert.Equal(("NoSuchEntity", "The user with name nobody cannot be found."), (user.Code, user.Message));
+        var role = await Assert.ThrowsAsync<ServiceException>(() => _iam.DeletePermissionsBoundaryAsync(ctx, "role", "nothing", default));
+        Assert.Equal(("NoSuchEntity", "The role with name nothing cannot be found."), (role.Code, role.Message));
+    }
+
+    [Fact]
+    public async Task Replacing_a_boundary_or_deleting_a_bounded_entity_updates_the_policies_usage_counts()
+    {
+        // GetPolicy's PermissionsBoundaryUsageCount; a user or role may be deleted with its boundary still set.
+        var ctx = As(Admin);
+        var first = await _iam.CreatePolicyAsync(ctx, "first", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}"""), null, default);
+        var second = await _iam.CreatePolicyAsync(ctx, "second", null, Doc("""{"Effect":"Allow","Action":"secretsmanager:Get*","Resource":"*"}"""), null, default);
+        (int, int) Counts() => (_dir2.BoundaryUsageCount(first.Arn), _dir2.BoundaryUsageCount(second.Arn));
+        await _iam.CreateUserAsync(ctx, "bob", null, null, first.Arn, default);
+        await _iam.CreateRoleAsync(ctx, "app", null, Doc($$"""{"Effect":"Allow","Principal":{"AWS":"{{Account}}"},"Action":"sts:AssumeRole"}"""),
+            null, null, null, first.Arn, default);
+        Assert.Equal((2, 0), Counts());
+
+        await _iam.PutPermissionsBoundaryAsync(ctx, "user", "bob", second.Arn, default);
+        Assert.Equal((1, 1), Counts());
+        await _iam.PutPermissionsBoundaryAsync(ctx, "role", "app", second.Arn, default);
+        Assert.Equal((0, 2), Counts());
+        await _iam.PutPermissionsBoundaryAsync(ctx, "role", "app", second.Arn, default);   // the same boundary again counts once
+        Assert.Equal((0, 2), Counts());
+        await Build();   // as stored
+        Assert.Equal((0, 2), Counts());
+        Assert.Equal(0, _dir2.AttachmentCount(second.Arn));
+
+        await _iam.DeleteUserAsync(ctx, "bob", default);
+        Assert.Equal((0, 1), Counts());
+        await _iam.DeleteRoleAsync(ctx, "app", default);
+        Assert.Equal((0, 0), Counts());
+        await Build();
+        Assert.Equal((0, 0), Counts());
+        await _iam.DeletePolicyAsync(ctx, second.Arn, default);   // no longer in use
+    }
+
+    [Fact]
     public async Task Changing_a_bounded_entitys_policies_sees_its_boundary_as_iam_PermissionsBoundary()
     {
         // Service Authorization Reference (IAM): Attach/Detach/Put/Delete User/Role Policy carry iam:PermissionsBoundary.

@@ -182,6 +182,72 @@ public sealed class QueryEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_boundary_and_tags_are_in_the_User_and_Role_of_Create_and_Get_as_IAM_sends_them_and_not_in_the_lists()
+    {
+        // AttachedPermissionsBoundary: type "Policy" and the policy's ARN. ListUsers and ListRoles "do not return"
+        // PermissionsBoundary or Tags (API Reference, ListUsers/ListRoles): GetUser/GetRole do.
+        var (_, policy) = await Call("iam", Admin, ("Action", "CreatePolicy"), ("PolicyName", "bound"),
+            ("PolicyDocument", """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}}"""));
+        var boundary = policy.Descendants(Iam + "Arn").Single().Value;
+
+        var (status, user) = await Call("iam", Admin, ("Action", "CreateUser"), ("UserName", "bob"), ("PermissionsBoundary", boundary),
+            ("Tags.member.1.Key", "team"), ("Tags.member.1.Value", "blue"));
+        Assert.Equal(200, status);
+        AssertBoundary(user.Descendants(Iam + "User").Single(), boundary);
+        (_, user) = await Call("iam", Admin, ("Action", "GetUser"), ("UserName", "bob"));
+        AssertBoundary(user.Descendants(Iam + "User").Single(), boundary);
+        Assert.Equal("blue", user.Descendants(Iam + "Tags").Single().Descendants(Iam + "Value").Single().Value);
+        var (_, users) = await Call("iam", Admin, ("Action", "ListUsers"));
+        Assert.Equal("bob", users.Descendants(Iam + "member").Single().Element(Iam + "UserName")!.Value);
+        Assert.Empty(users.Descendants(Iam + "PermissionsBoundary"));
+        Assert.Empty(users.Descendants(Iam + "Tags"));
+
+        (status, var role) = await Call("iam", Admin, ("Action", "CreateRole"), ("RoleName", "app"), ("AssumeRolePolicyDocument", Trust("sts:AssumeRole")),
+            ("PermissionsBoundary", boundary), ("Tags.member.1.Key", "team"), ("Tags.member.1.Value", "blue"));
+        Assert.Equal(200, status);
+        AssertBoundary(role.Descendants(Iam + "Role").Single(), boundary);
+        (_, role) = await Call("iam", Admin, ("Action", "GetRole"), ("RoleName", "app"));
+        AssertBoundary(role.Descendants(Iam + "Role").Single(), boundary);
+        Assert.Equal("blue", role.Descendants(Iam + "Tags").Single().Descendants(Iam + "Value").Single().Value);
+        var (_, roles) = await Call("iam", Admin, ("Action", "ListRoles"));
+        Assert.Equal("app", roles.Descendants(Iam + "member").Single().Element(Iam + "RoleName")!.Value);
+        Assert.Empty(roles.Descendants(Iam + "PermissionsBoundary"));
+        Assert.Empty(roles.Descendants(Iam + "Tags"));
+    }
+
+    [Fact]
+    public async Task CreateUser_and_CreateRole_records_carry_the_boundary_in_responseElements()
+    {
+        // CloudTrail's responseElements mirror the response in camelCase: user/role.permissionsBoundary.
+        var (_, policy) = await Call("iam", Admin, ("Action", "CreatePolicy"), ("PolicyName", "bound"),
+            ("PolicyDocument", """{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}}"""));
+        var boundary = policy.Descendants(Iam + "Arn").Single().Value;
+        await Call("iam", Admin, ("Action", "CreateUser"), ("UserName", "bob"), ("PermissionsBoundary", boundary));
+        await Call("iam", Admin, ("Action", "CreateRole"), ("RoleName", "app"), ("AssumeRolePolicyDocument", Trust("sts:AssumeRole")),
+            ("PermissionsBoundary", boundary));
+        await Call("iam", Admin, ("Action", "CreateUser"), ("UserName", "free"));
+
+        var events = await EventsAsync(4);
+        JsonElement Response(string action, string name) => events.Where(e => e.EventName == action)
+            .Select(e => JsonDocument.Parse(e.ResponseElements!).RootElement)
+            .Single(r => r.GetProperty(action == "CreateUser" ? "user" : "role").GetProperty(action == "CreateUser" ? "userName" : "roleName").GetString() == name);
+        foreach (var (action, name, key) in new[] { ("CreateUser", "bob", "user"), ("CreateRole", "app", "role") })
+        {
+            var entity = Response(action, name).GetProperty(key);
+            Assert.Equal(name, entity.GetProperty(key + "Name").GetString());
+            var b = entity.GetProperty("permissionsBoundary");
+            Assert.Equal(("Policy", boundary), (b.GetProperty("permissionsBoundaryType").GetString(), b.GetProperty("permissionsBoundaryArn").GetString()));
+        }
+        Assert.False(Response("CreateUser", "free").GetProperty("user").TryGetProperty("permissionsBoundary", out _));
+    }
+
+    private static void AssertBoundary(XElement entity, string policyArn)
+    {
+        var b = entity.Element(Iam + "PermissionsBoundary")!;
+        Assert.Equal(("Policy", policyArn), (b.Element(Iam + "PermissionsBoundaryType")!.Value, b.Element(Iam + "PermissionsBoundaryArn")!.Value));
+    }
+
+    [Fact]
     public async Task AssumeRole_takes_session_tags_and_a_source_identity_and_chains_them()
     {
         await Call("iam", Admin, ("Action", "CreateRole"), ("RoleName", "first"), ("AssumeRolePolicyDocument", Trust("sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity")));

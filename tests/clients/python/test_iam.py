@@ -343,7 +343,7 @@ class Boto3Flows(unittest.TestCase):
         self.assertEqual(code, "AccessDenied")
         self.assertIn("iam:CreateRole", message)
         role = dev_iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust_account(), PermissionsBoundary=boundary)["Role"]
-        self.assertEqual(role["PermissionsBoundary"], {"PermissionsBoundaryType": "PermissionsBoundaryPolicy", "PermissionsBoundaryArn": boundary})
+        self.assertEqual(role["PermissionsBoundary"], {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": boundary})
         self.assertEqual(dev_iam.get_role(RoleName=role_name)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"], boundary)
         self.assertNotIn("PermissionsBoundary", [r for r in self.iam.list_roles()["Roles"] if r["RoleName"] == role_name][0])
         dev_iam.put_role_policy(RoleName=role_name, PolicyName="all", PolicyDocument=doc(
@@ -386,6 +386,45 @@ class Boto3Flows(unittest.TestCase):
         creds = client("sts", dev).assume_role(RoleArn=role["Arn"], RoleSessionName="app2")["Credentials"]
         SEEN_SECRETS.extend([creds["SecretAccessKey"], creds["SessionToken"]])
         self.assertEqual(client("secretsmanager", creds).get_secret_value(SecretId=other["ARN"])["SecretString"], "other-pw")
+
+    def test_boundaries_replaced_removed_and_deleted_with_their_entity(self):
+        # A replaced boundary, or one whose user or role is deleted, no longer counts in GetPolicy's
+        # PermissionsBoundaryUsageCount; removing a boundary an entity does not have succeeds, as in IAM.
+        first, second = (self.iam.create_policy(PolicyName=f"{self.name}-{n}", PolicyDocument=doc(
+            {"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}))["Policy"]["Arn"] for n in ("first", "second"))
+        path, role_name = f"/{self.name}/", f"{self.name}-app"
+        tags = [{"Key": "team", "Value": "blue"}]
+        user = self.iam.create_user(UserName=self.name, Path=path, PermissionsBoundary=first, Tags=tags)["User"]
+        self.assertEqual(user["PermissionsBoundary"], {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": first})
+        got = self.iam.get_user(UserName=self.name)["User"]
+        self.assertEqual((got["PermissionsBoundary"]["PermissionsBoundaryType"], got["Tags"]), ("Policy", tags))
+        # ListUsers/ListRoles return neither the boundary nor the tags (API Reference).
+        listed = self.iam.list_users(PathPrefix=path)["Users"][0]
+        self.assertEqual((listed["UserName"], "PermissionsBoundary" in listed, "Tags" in listed), (self.name, False, False))
+        self.iam.create_role(RoleName=role_name, Path=path, AssumeRolePolicyDocument=trust_account(), PermissionsBoundary=first, Tags=tags)
+        self.assertEqual(self.iam.get_role(RoleName=role_name)["Role"]["Tags"], tags)
+        listed = self.iam.list_roles(PathPrefix=path)["Roles"][0]
+        self.assertEqual((listed["RoleName"], "PermissionsBoundary" in listed, "Tags" in listed), (role_name, False, False))
+
+        def counts():
+            return tuple(self.iam.get_policy(PolicyArn=arn)["Policy"]["PermissionsBoundaryUsageCount"] for arn in (first, second))
+
+        self.assertEqual(counts(), (2, 0))
+        self.iam.put_user_permissions_boundary(UserName=self.name, PermissionsBoundary=second)
+        self.assertEqual(counts(), (1, 1))
+        self.iam.delete_role(RoleName=role_name)
+        self.assertEqual(counts(), (0, 1))
+        self.iam.delete_user_permissions_boundary(UserName=self.name)
+        self.iam.delete_user_permissions_boundary(UserName=self.name)
+        self.assertNotIn("PermissionsBoundary", self.iam.get_user(UserName=self.name)["User"])
+        self.assertEqual(counts(), (0, 0))
+        self.iam.delete_role_permissions_boundary(RoleName=self.role()["RoleName"])
+        self.assertEqual(error_code(lambda: self.iam.delete_role_permissions_boundary(RoleName=role_name))[0], "NoSuchEntity")
+        self.iam.put_user_permissions_boundary(UserName=self.name, PermissionsBoundary=second)
+        self.iam.delete_user(UserName=self.name)
+        self.assertEqual(counts(), (0, 0))
+        for arn in (first, second):
+            self.iam.delete_policy(PolicyArn=arn)
 
     def test_a_resource_policy_naming_the_session_is_not_limited_by_its_session_policy_or_boundary(self):
         # AWS: a resource policy naming the session ARN grants in addition to the session policy (and past the role's

@@ -138,6 +138,25 @@ class IamStsAudit(unittest.TestCase):
             self.assertNotIn(canary[:20], file_text)
             self.assertNotIn(canary[:20], store)
 
+    def test_a_boundary_given_at_creation_is_in_the_records_response_elements(self):
+        # CloudTrail's responseElements mirror the response: user/role.permissionsBoundary, camelCase.
+        iam = self.client("iam")
+        name = coffer_harness.unique("bounded")
+        boundary = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}]}))["Policy"]["Arn"]
+        expected = {"permissionsBoundaryType": "Policy", "permissionsBoundaryArn": boundary}
+        user = iam.create_user(UserName=name, PermissionsBoundary=boundary)
+        rec = self.the_record(user["ResponseMetadata"]["RequestId"])
+        self.assertEqual({"userName": name, "permissionsBoundary": boundary}, rec["requestParameters"])
+        self.assertEqual(expected, rec["responseElements"]["user"]["permissionsBoundary"])
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": user["User"]["Arn"]},
+                                                                     "Action": "sts:AssumeRole"}]})
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary)
+        rec = self.the_record(role["ResponseMetadata"]["RequestId"])
+        self.assertEqual(expected, rec["responseElements"]["role"]["permissionsBoundary"])
+        free = iam.create_user(UserName=name + "-free")
+        self.assertNotIn("permissionsBoundary", self.the_record(free["ResponseMetadata"]["RequestId"])["responseElements"]["user"])
+
     def new_user(self, policy=None):
         iam = self.client("iam")
         name = coffer_harness.unique("reader")
