@@ -30,6 +30,13 @@ public sealed class ChangeFeedWatcherTests : IAsyncDisposable
     /// A feed that answers its position at once, the first poll after it with <see cref="_batch"/> once the test sets
     /// it, and holds every later poll until the test ends.
     /// </summary>
+    /// <summary>An upstream client (test keys) for the feed server this test starts.</summary>
+    private async Task<UpstreamClient> UpstreamToFeedAsync()
+    {
+        var signer = new SigV4Signer(new AwsCredentials("AKID", "secret", null, "test"), "us-east-1", "secretsmanager");
+        return new UpstreamClient(await StartFeedAsync(), signer, TimeSpan.FromSeconds(5), TimeProvider.System, _metrics);
+    }
+
     private async Task<Uri> StartFeedAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -70,9 +77,7 @@ public sealed class ChangeFeedWatcherTests : IAsyncDisposable
         _source.Rotate("a");
         Assert.Equal(1, cache.Count);
 
-        var endpoint = await StartFeedAsync();
-        var signer = new SigV4Signer(new AwsCredentials("AKID", "secret", null, "test"), "us-east-1", "secretsmanager");
-        using var upstream = new UpstreamClient(endpoint, signer, TimeSpan.FromSeconds(5), TimeProvider.System, _metrics);
+        using var upstream = await UpstreamToFeedAsync();
         using var watcher = new ChangeFeedWatcher(upstream, cache, _metrics, NullLogger<ChangeFeedWatcher>.Instance);
         await watcher.StartAsync(CancellationToken.None);
         try
@@ -97,9 +102,7 @@ public sealed class ChangeFeedWatcherTests : IAsyncDisposable
     public async Task An_iam_change_on_the_feed_drops_every_entry(string batch, long iamResets, long feedResets)
     {
         var cache = new SecretCache(_source, new CacheSettings(1000, TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(60)), TimeProvider.System, _metrics);
-        var endpoint = await StartFeedAsync();
-        var signer = new SigV4Signer(new AwsCredentials("AKID", "secret", null, "test"), "us-east-1", "secretsmanager");
-        using var upstream = new UpstreamClient(endpoint, signer, TimeSpan.FromSeconds(5), TimeProvider.System, _metrics);
+        using var upstream = await UpstreamToFeedAsync();
         using var watcher = new ChangeFeedWatcher(upstream, cache, _metrics, NullLogger<ChangeFeedWatcher>.Instance);
         await watcher.StartAsync(CancellationToken.None);
         try
@@ -132,9 +135,7 @@ public sealed class ChangeFeedWatcherTests : IAsyncDisposable
         // The poll after an IAM change may be refused before it could read the notice (the key was deactivated,
         // ListSecrets was taken away): the agent cannot learn what changed, so it trusts nothing it holds.
         var cache = new SecretCache(_source, new CacheSettings(1000, TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(60)), TimeProvider.System, _metrics);
-        var endpoint = await StartFeedAsync();
-        var signer = new SigV4Signer(new AwsCredentials("AKID", "secret", null, "test"), "us-east-1", "secretsmanager");
-        using var upstream = new UpstreamClient(endpoint, signer, TimeSpan.FromSeconds(5), TimeProvider.System, _metrics);
+        using var upstream = await UpstreamToFeedAsync();
         using var watcher = new ChangeFeedWatcher(upstream, cache, _metrics, NullLogger<ChangeFeedWatcher>.Instance);
         await watcher.StartAsync(CancellationToken.None);
         try
